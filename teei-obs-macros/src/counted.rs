@@ -1,0 +1,130 @@
+//! Expansion of `#[counted]`.
+
+use proc_macro2::{Literal, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::{ItemFn, ReturnType};
+
+use crate::args::CountedArgs;
+use crate::item::parse_fn;
+use crate::valid::{CountedOptions, Errors, check_fn, counted_options};
+
+/// Must equal `teei_obs::metrics::DEFAULT_BUCKETS`; a test in the runtime crate checks it.
+const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let options = match syn::parse2::<CountedArgs>(args) {
+        Ok(args) => Some(counted_options(args, &mut errors)),
+        Err(error) => {
+            errors.push_error(error);
+            None
+        }
+    };
+    match parse_fn("counted", item) {
+        Ok(function) => {
+            check_fn("counted", &function, &mut errors);
+            errors.finish()?;
+            Ok(wrap(function, options.expect("options parsed when no error")))
+        }
+        Err(error) => {
+            errors.push_error(error);
+            errors.finish()?;
+            unreachable!("an error was pushed")
+        }
+    }
+}
+
+fn wrap(function: ItemFn, options: CountedOptions) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = function;
+    let name = options
+        .name
+        .unwrap_or_else(|| sig.ident.unraw().to_string());
+    let line = quote_spanned!(sig.ident.span()=> ::core::line!());
+    let concurrent = options.concurrent;
+
+    let (histogram_static, timing, histogram) = if options.duration {
+        let bounds = options.buckets.unwrap_or_else(|| DEFAULT_BUCKETS.to_vec());
+        let count = bounds.len();
+        // Row: one cell per bucket, the +Inf bucket, the sum; padded to cache lines.
+        let stride = (count + 2).div_ceil(8) * 8;
+        let nanos = bounds
+            .iter()
+            .map(|seconds| Literal::u64_suffixed((seconds * 1e9).round() as u64));
+        let seconds = bounds.iter().map(|seconds| Literal::f64_suffixed(*seconds));
+        let count = Literal::usize_unsuffixed(count);
+        let stride = Literal::usize_unsuffixed(stride);
+        (
+            quote! {
+                static __TEEI_HISTOGRAM: ::teei_obs::__private::Histogram<#count, #stride> =
+                    ::teei_obs::__private::Histogram::new([#(#seconds),*], [#(#nanos),*]);
+            },
+            quote!(&__TEEI_HISTOGRAM),
+            quote!(::core::option::Option::Some(&__TEEI_HISTOGRAM)),
+        )
+    } else {
+        (
+            quote!(),
+            quote!(&::teei_obs::__private::NO_TIMING),
+            quote!(::core::option::Option::None),
+        )
+    };
+
+    let annotation = match &sig.output {
+        ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => quote!(: #ty),
+        _ => quote!(),
+    };
+    // The user's body keeps its own spans, so errors in it point at the user's lines.
+    let call_body = if sig.asyncness.is_some() {
+        quote!(async move #block.await)
+    } else {
+        quote!((move || #block)())
+    };
+
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #histogram_static
+            static __TEEI_METRICS: ::teei_obs::__private::FunctionMetrics =
+                ::teei_obs::__private::FunctionMetrics::new(#histogram, #concurrent);
+            #[::teei_obs::__private::linkme::distributed_slice(::teei_obs::__private::TEEI_OBS_FUNCTIONS)]
+            #[linkme(crate = ::teei_obs::__private::linkme)]
+            #[allow(unsafe_code)]
+            static __TEEI_ENTRY: ::teei_obs::__private::FunctionEntry =
+                ::teei_obs::__private::FunctionEntry::new(
+                    #name,
+                    ::core::module_path!(),
+                    ::core::file!(),
+                    #line,
+                    ::teei_obs::__private::Instrumentation::Counted(&__TEEI_METRICS),
+                );
+
+            let __teei_call =
+                ::teei_obs::__private::Call::<_, #concurrent>::start(&__TEEI_METRICS, #timing);
+            #[allow(clippy::redundant_closure_call)]
+            let __teei_ret #annotation = #call_body;
+            {
+                #[allow(unused_imports)]
+                use ::teei_obs::__private::{AnyOutcome as _, ResultOutcome as _};
+                __teei_call.finish((&__teei_ret).__teei_outcome());
+            }
+            __teei_ret
+        }
+    }
+}
+
+/// Whether a type names `impl Trait`, which a `let` cannot be annotated with.
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
+}

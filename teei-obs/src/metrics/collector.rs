@@ -1,0 +1,131 @@
+//! The Prometheus view of every counted function.
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, MetricFamily, MetricType};
+
+use super::function::Outcome;
+use crate::registry::FunctionEntry;
+
+const CALLS: &str = "function_calls_total";
+const DURATION: &str = "function_calls_duration_seconds";
+const CONCURRENT: &str = "function_calls_concurrent";
+
+/// A [`prometheus`] collector over the registry's counted functions.
+///
+/// [`init`](crate::init) registers one in the handle's registry; a service with its own
+/// `prometheus::Registry` can register another there.
+#[derive(Debug)]
+pub struct FunctionCollector {
+    entries: Vec<&'static FunctionEntry>,
+    descs: Vec<Desc>,
+}
+
+impl FunctionCollector {
+    /// A collector over `entries`.
+    pub fn new(entries: Vec<&'static FunctionEntry>) -> prometheus::Result<Self> {
+        let labels = |names: &[&str]| names.iter().map(|s| (*s).to_owned()).collect();
+        let descs = vec![
+            Desc::new(
+                CALLS.into(),
+                "Calls of #[counted] functions by result".into(),
+                labels(&["function", "module", "result"]),
+                Default::default(),
+            )?,
+            Desc::new(
+                DURATION.into(),
+                "Duration of #[counted(duration)] functions in seconds".into(),
+                labels(&["function", "module"]),
+                Default::default(),
+            )?,
+            Desc::new(
+                CONCURRENT.into(),
+                "Calls in progress of #[counted(concurrent)] functions".into(),
+                labels(&["function", "module"]),
+                Default::default(),
+            )?,
+        ];
+        Ok(FunctionCollector { entries, descs })
+    }
+}
+
+fn family(desc: &Desc, kind: MetricType) -> MetricFamily {
+    let mut family = MetricFamily::default();
+    family.set_name(desc.fq_name.clone());
+    family.set_help(desc.help.clone());
+    family.set_field_type(kind);
+    family
+}
+
+fn labelled(entry: &FunctionEntry, result: Option<Outcome>) -> proto::Metric {
+    let pair = |name: &str, value: &str| {
+        let mut pair = proto::LabelPair::default();
+        pair.set_name(name.to_owned());
+        pair.set_value(value.to_owned());
+        pair
+    };
+    let mut labels = vec![
+        pair("function", entry.name()),
+        pair("module", entry.module()),
+    ];
+    if let Some(result) = result {
+        labels.push(pair("result", result.as_str()));
+    }
+    let mut metric = proto::Metric::default();
+    metric.set_label(labels);
+    metric
+}
+
+impl Collector for FunctionCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut calls = family(&self.descs[0], MetricType::COUNTER);
+        let mut duration = family(&self.descs[1], MetricType::HISTOGRAM);
+        let mut concurrent = family(&self.descs[2], MetricType::GAUGE);
+        for entry in &self.entries {
+            let Some(metrics) = entry.metrics() else {
+                continue;
+            };
+            for outcome in Outcome::ALL {
+                let mut metric = labelled(entry, Some(outcome));
+                let mut counter = proto::Counter::default();
+                counter.set_value(metrics.calls(outcome) as f64);
+                metric.set_counter(counter);
+                calls.mut_metric().push(metric);
+            }
+            if let Some(snapshot) = metrics.histogram() {
+                let mut histogram = proto::Histogram::default();
+                histogram.set_sample_count(snapshot.count);
+                histogram.set_sample_sum(snapshot.sum);
+                histogram.set_bucket(
+                    snapshot
+                        .buckets
+                        .iter()
+                        .map(|&(bound, count)| {
+                            let mut bucket = proto::Bucket::default();
+                            bucket.set_upper_bound(bound);
+                            bucket.set_cumulative_count(count);
+                            bucket
+                        })
+                        .collect(),
+                );
+                let mut metric = labelled(entry, None);
+                metric.set_histogram(histogram);
+                duration.mut_metric().push(metric);
+            }
+            if let Some(value) = metrics.concurrent() {
+                let mut gauge = proto::Gauge::default();
+                gauge.set_value(value as f64);
+                let mut metric = labelled(entry, None);
+                metric.set_gauge(gauge);
+                concurrent.mut_metric().push(metric);
+            }
+        }
+        [calls, duration, concurrent]
+            .into_iter()
+            .filter(|family| !family.get_metric().is_empty())
+            .collect()
+    }
+}
