@@ -3,7 +3,7 @@
 use proc_macro2::{Span, TokenTree};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Expr, Ident, LitStr, Token, bracketed};
+use syn::{Expr, Ident, LitStr, Token, bracketed, token};
 
 pub(crate) mod kw {
     syn::custom_keyword!(name);
@@ -40,6 +40,11 @@ impl Parse for CountedArgs {
             let arg = if lookahead.peek(kw::name) {
                 let keyword = input.parse()?;
                 input.parse::<Token![=]>()?;
+                if !input.peek(LitStr) {
+                    return Err(input.error(
+                        "#[counted] `name` takes a string literal, e.g. `name = \"Cart::add\"`",
+                    ));
+                }
                 CountedArg::Name(keyword, input.parse()?)
             } else if lookahead.peek(kw::duration) {
                 CountedArg::Duration(input.parse()?)
@@ -48,6 +53,12 @@ impl Parse for CountedArgs {
             } else if lookahead.peek(kw::buckets) {
                 let keyword = input.parse()?;
                 input.parse::<Token![=]>()?;
+                if !input.peek(token::Bracket) {
+                    return Err(input.error(
+                        "#[counted] `buckets` takes a list in square brackets, e.g. \
+                         `buckets = [0.01, 0.1, 1]`",
+                    ));
+                }
                 let content;
                 let bracket = bracketed!(content in input);
                 CountedArg::Buckets {

@@ -1,9 +1,9 @@
 //! Expansion of `#[counted]`.
 
-use proc_macro2::{Literal, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Literal, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::{ItemFn, ReturnType};
+use syn::{ItemFn, ReturnType, Type};
 
 use crate::args::CountedArgs;
 use crate::item::parse_fn;
@@ -77,46 +77,62 @@ fn wrap(function: ItemFn, options: CountedOptions) -> TokenStream {
         )
     };
 
-    let annotation = match &sig.output {
-        ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => quote!(: #ty),
-        _ => quote!(),
+    let statics = quote! {
+        #histogram_static
+        static __TEEI_METRICS: ::teei_obs::__private::FunctionMetrics =
+            ::teei_obs::__private::FunctionMetrics::new(#histogram, #concurrent);
+        #[::teei_obs::__private::linkme::distributed_slice(::teei_obs::__private::TEEI_OBS_FUNCTIONS)]
+        #[linkme(crate = ::teei_obs::__private::linkme)]
+        #[allow(unsafe_code)]
+        static __TEEI_ENTRY: ::teei_obs::__private::FunctionEntry =
+            ::teei_obs::__private::FunctionEntry::new(
+                #name,
+                ::core::module_path!(),
+                ::core::file!(),
+                #line,
+                ::teei_obs::__private::Instrumentation::Counted(&__TEEI_METRICS),
+            );
+        let __teei_call =
+            ::teei_obs::__private::Call::<_, #concurrent>::start(&__TEEI_METRICS, #timing);
     };
-    // The user's body keeps its own spans, so errors in it point at the user's lines.
-    let call_body = if sig.asyncness.is_some() {
-        quote!(async move #block.await)
-    } else {
-        quote!((move || #block)())
+    let body = match &sig.output {
+        // Never returns normally: the guard counts the panic as it unwinds.
+        ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => quote! {
+            #statics
+            #block
+        },
+        output => {
+            let annotation = match output {
+                ReturnType::Default => quote!(: ()),
+                ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => quote!(: #ty),
+                ReturnType::Type(..) => quote!(),
+            };
+            // The user's body keeps its own spans, so errors in it point at the user's lines.
+            let call_body = if sig.asyncness.is_some() {
+                quote!(async move #block.await)
+            } else {
+                quote!((move || #block)())
+            };
+            quote! {
+                #statics
+                #[allow(clippy::redundant_closure_call)]
+                let __teei_ret #annotation = #call_body;
+                {
+                    #[allow(unused_imports)]
+                    use ::teei_obs::__private::{AnyOutcome as _, ResultOutcome as _};
+                    __teei_call.finish((&__teei_ret).__teei_outcome());
+                }
+                __teei_ret
+            }
+        }
     };
-
+    // The new body takes the braces of the user's: a function whose span comes from a
+    // macro is exempt from `dead_code`, and an unused annotated function must still warn.
+    let mut body = Group::new(Delimiter::Brace, body);
+    body.set_span(block.brace_token.span.join());
     quote! {
         #(#attrs)*
-        #vis #sig {
-            #histogram_static
-            static __TEEI_METRICS: ::teei_obs::__private::FunctionMetrics =
-                ::teei_obs::__private::FunctionMetrics::new(#histogram, #concurrent);
-            #[::teei_obs::__private::linkme::distributed_slice(::teei_obs::__private::TEEI_OBS_FUNCTIONS)]
-            #[linkme(crate = ::teei_obs::__private::linkme)]
-            #[allow(unsafe_code)]
-            static __TEEI_ENTRY: ::teei_obs::__private::FunctionEntry =
-                ::teei_obs::__private::FunctionEntry::new(
-                    #name,
-                    ::core::module_path!(),
-                    ::core::file!(),
-                    #line,
-                    ::teei_obs::__private::Instrumentation::Counted(&__TEEI_METRICS),
-                );
-
-            let __teei_call =
-                ::teei_obs::__private::Call::<_, #concurrent>::start(&__TEEI_METRICS, #timing);
-            #[allow(clippy::redundant_closure_call)]
-            let __teei_ret #annotation = #call_body;
-            {
-                #[allow(unused_imports)]
-                use ::teei_obs::__private::{AnyOutcome as _, ResultOutcome as _};
-                __teei_call.finish((&__teei_ret).__teei_outcome());
-            }
-            __teei_ret
-        }
+        #vis #sig #body
     }
 }
 

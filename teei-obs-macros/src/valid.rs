@@ -2,7 +2,6 @@
 //! error list, so a user sees all the problems of an item in one build.
 
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, UnOp};
 
 use crate::args::{COUNTED_OPTIONS, CountedArg, CountedArgs};
@@ -14,6 +13,12 @@ pub(crate) struct Errors(Option<syn::Error>);
 impl Errors {
     pub(crate) fn push(&mut self, span: Span, message: impl std::fmt::Display) {
         self.push_error(syn::Error::new(span, message));
+    }
+
+    /// An error spanning all of `tokens`, e.g. `-0.5` or `extern "C"` rather than its
+    /// first token.
+    pub(crate) fn push_spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push_error(syn::Error::new_spanned(tokens, message));
     }
 
     pub(crate) fn push_error(&mut self, error: syn::Error) {
@@ -127,15 +132,12 @@ fn bucket_bounds<'a>(
             continue;
         };
         if !value.is_finite() {
-            errors.push(expr.span(), "#[counted] bucket bounds must be finite");
+            errors.push_spanned(expr, "#[counted] bucket bounds must be finite");
         } else if value <= 0.0 {
-            errors.push(
-                expr.span(),
-                "#[counted] bucket bounds must be positive (seconds)",
-            );
+            errors.push_spanned(expr, "#[counted] bucket bounds must be positive (seconds)");
         } else if let Some(previous) = values.last().filter(|previous| value <= **previous) {
-            errors.push(
-                expr.span(),
+            errors.push_spanned(
+                expr,
                 format!(
                     "#[counted] bucket bounds must be strictly ascending: {value} follows {previous}"
                 ),
@@ -175,8 +177,8 @@ fn bound_value(expr: &Expr, errors: &mut Errors) -> Option<f64> {
         Some(value) if negative => Some(-value),
         Some(value) => Some(value),
         None => {
-            errors.push(
-                expr.span(),
+            errors.push_spanned(
+                expr,
                 "#[counted] bucket bounds must be numeric literals in seconds, e.g. `0.25`",
             );
             None
@@ -196,8 +198,8 @@ pub(crate) fn check_fn(macro_name: &str, function: &ItemFn, errors: &mut Errors)
         );
     }
     if let Some(abi) = &sig.abi {
-        errors.push(
-            abi.span(),
+        errors.push_spanned(
+            abi,
             format!(
                 "#[{macro_name}] cannot be applied to an `extern` function: a panic cannot \
                  unwind through it to be counted"
@@ -205,8 +207,8 @@ pub(crate) fn check_fn(macro_name: &str, function: &ItemFn, errors: &mut Errors)
         );
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(
-            variadic.span(),
+        errors.push_spanned(
+            variadic,
             format!("#[{macro_name}] cannot be applied to a variadic function"),
         );
     }

@@ -1,0 +1,9 @@
+//! Compile-fail and compile-pass tests of the macros, pinned with trybuild.
+//! Regenerate the `.stderr` files with `TRYBUILD=overwrite` and read every diff.
+
+#[test]
+fn counted_ui() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("ui/counted/pass/*.rs");
+    cases.compile_fail("ui/counted/fail/*.rs");
+}
