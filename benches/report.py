@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Prints the benchmark table of docs/performance.md from criterion's last run.
+
+    cargo bench --manifest-path benches/Cargo.toml && python3 benches/report.py
+"""
+import json
+import pathlib
+import sys
+
+root = pathlib.Path(__file__).resolve().parent / "target" / "criterion"
+
+
+def mean_ns(group, name):
+    path = root / group / name / "new" / "estimates.json"
+    if not path.exists():
+        sys.exit(f"missing {path}: run the benchmarks first")
+    return json.loads(path.read_text())["mean"]["point_estimate"]
+
+
+bare = mean_ns("per_call", "bare")
+atomic = mean_ns("per_call", "atomic_add")
+atomic_over = atomic - bare
+rows = [
+    "bare", "atomic_add", "counted", "counted_duration", "counted_concurrent",
+    "prometheus_int_counter", "prometheus_with_label_values", "metrics_counter", "autometrics",
+]
+print("| per call | ns | overhead over bare (ns) | overhead / atomic add's |")
+print("|---|---:|---:|---:|")
+for name in rows:
+    ns = mean_ns("per_call", name)
+    over = ns - bare
+    print(f"| `{name}` | {ns:.2f} | {over:.2f} | {over / atomic_over:.2f}× |")
+counted = mean_ns("per_call", "counted")
+auto = mean_ns("per_call", "autometrics")
+print()
+print(f"`#[autometrics]` / `#[counted]`: {auto / counted:.0f}×")
+print()
+print("| two threads on one function | ns per call per thread | / one thread |")
+print("|---|---:|---:|")
+for name, single in [("atomic_add", atomic), ("counted", counted)]:
+    ns = mean_ns("two_threads", name)
+    print(f"| `{name}` | {ns:.2f} | {ns / single:.2f}× |")
