@@ -83,7 +83,9 @@ fn per_call(c: &mut Criterion) {
     group.bench_function("bare", |b| b.iter(|| bare(black_box(1))));
     group.bench_function("atomic_add", |b| b.iter(|| atomic_add(black_box(1))));
     group.bench_function("counted", |b| b.iter(|| counted_plain(black_box(1))));
-    group.bench_function("counted_duration", |b| b.iter(|| counted_duration(black_box(1))));
+    group.bench_function("counted_duration", |b| {
+        b.iter(|| counted_duration(black_box(1)))
+    });
     group.bench_function("counted_concurrent", |b| {
         b.iter(|| counted_concurrent(black_box(1)))
     });
@@ -93,7 +95,9 @@ fn per_call(c: &mut Criterion) {
     group.bench_function("prometheus_with_label_values", |b| {
         b.iter(|| prometheus_with_labels(&vec, black_box(1)))
     });
-    group.bench_function("metrics_counter", |b| b.iter(|| metrics_counter(black_box(1))));
+    group.bench_function("metrics_counter", |b| {
+        b.iter(|| metrics_counter(black_box(1)))
+    });
     group.bench_function("autometrics", |b| b.iter(|| autometrics_fn(black_box(1))));
     group.finish();
 }
@@ -120,8 +124,12 @@ fn two_threads(iters: u64, call: fn(u64) -> u64) -> Duration {
 
 fn contended(c: &mut Criterion) {
     let mut group = c.benchmark_group("two_threads");
-    group.bench_function("atomic_add", |b| b.iter_custom(|iters| two_threads(iters, atomic_add)));
-    group.bench_function("counted", |b| b.iter_custom(|iters| two_threads(iters, counted_plain)));
+    group.bench_function("atomic_add", |b| {
+        b.iter_custom(|iters| two_threads(iters, atomic_add))
+    });
+    group.bench_function("counted", |b| {
+        b.iter_custom(|iters| two_threads(iters, counted_plain))
+    });
     group.finish();
 }
 

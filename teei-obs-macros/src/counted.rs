@@ -3,7 +3,7 @@
 use proc_macro2::{Delimiter, Group, Literal, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::{ItemFn, ReturnType, Type};
+use syn::{AttrStyle, ItemFn, ReturnType, Type};
 
 use crate::args::CountedArgs;
 use crate::item::parse_fn;
@@ -27,7 +27,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         Ok(function) => {
             check_fn("counted", &function, &mut errors);
             errors.finish()?;
-            Ok(wrap(function, options.expect("options parsed when no error")))
+            Ok(wrap(
+                function,
+                options.expect("options parsed when no error"),
+            ))
         }
         Err(error) => {
             errors.push_error(error);
@@ -43,7 +46,12 @@ fn wrap(function: ItemFn, options: CountedOptions) -> TokenStream {
         vis,
         sig,
         block,
+        ..
     } = function;
+    // Inner attributes (`#![allow(..)]` in the body) keep applying to the whole body.
+    let (inner_attrs, attrs): (Vec<_>, Vec<_>) = attrs
+        .into_iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
     let name = options
         .name
         .unwrap_or_else(|| sig.ident.unraw().to_string());
@@ -128,7 +136,7 @@ fn wrap(function: ItemFn, options: CountedOptions) -> TokenStream {
     };
     // The new body takes the braces of the user's: a function whose span comes from a
     // macro is exempt from `dead_code`, and an unused annotated function must still warn.
-    let mut body = Group::new(Delimiter::Brace, body);
+    let mut body = Group::new(Delimiter::Brace, quote!(#(#inner_attrs)* #body));
     body.set_span(block.brace_token.span.join());
     quote! {
         #(#attrs)*

@@ -20,7 +20,10 @@ pub fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
 fn expand_with(
     args: TokenStream,
     item: TokenStream,
-    expand: fn(proc_macro2::TokenStream, proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStream>,
+    expand: fn(
+        proc_macro2::TokenStream,
+        proc_macro2::TokenStream,
+    ) -> syn::Result<proc_macro2::TokenStream>,
 ) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
     match expand(args.into(), item.clone()) {

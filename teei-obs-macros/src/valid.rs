@@ -17,7 +17,11 @@ impl Errors {
 
     /// An error spanning all of `tokens`, e.g. `-0.5` or `extern "C"` rather than its
     /// first token.
-    pub(crate) fn push_spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+    pub(crate) fn push_spanned(
+        &mut self,
+        tokens: impl quote::ToTokens,
+        message: impl std::fmt::Display,
+    ) {
         self.push_error(syn::Error::new_spanned(tokens, message));
     }
 

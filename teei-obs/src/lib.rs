@@ -17,8 +17,11 @@
 //! let _ = reserve(9);
 //!
 //! let text = obs.render_metrics();
-//! assert!(text.contains(r#"function_calls_total{function="reserve",module="rust_out",result="error"} 1"#));
-//! assert!(text.contains(r#"function_calls_total{function="reserve",module="rust_out",result="ok"} 1"#));
+//! let series = |result| {
+//!     format!(r#"function_calls_total{{function="reserve",module="{}",result="{result}"}} 1"#, module_path!())
+//! };
+//! assert!(text.contains(&series("ok")), "{text}");
+//! assert!(text.contains(&series("error")), "{text}");
 //! // Serve it: axum::serve(listener, obs.router())
 //! let _router: axum::Router = obs.router();
 //! ```
@@ -49,6 +52,7 @@ pub mod registry;
 use std::fmt;
 
 pub use config::Config;
+#[doc = include_str!("../../docs/counted.md")]
 pub use teei_obs_macros::counted;
 
 /// Why [`init`] refused to start.

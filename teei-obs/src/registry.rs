@@ -1,8 +1,8 @@
 //! The registry: every annotated function of the binary, found through `linkme`
 //! distributed slices before the first call.
 //!
-//! The macros place one `static` [`FunctionEntry`] per annotated function in
-//! [`TEEI_OBS_FUNCTIONS`](crate::__private::TEEI_OBS_FUNCTIONS); nothing has to be
+//! The macros place one `static` [`FunctionEntry`] per annotated function in a
+//! `linkme` distributed slice of the runtime crate; nothing has to be
 //! registered by hand. An entry exists as soon as the function is compiled into the binary,
 //! whether it is ever called or not.
 //!
@@ -187,7 +187,13 @@ mod tests {
     static METRICS: FunctionMetrics = FunctionMetrics::new(None, false);
 
     fn entry(name: &'static str, line: u32) -> FunctionEntry {
-        FunctionEntry::new(name, "app::orders", "src/orders.rs", line, Instrumentation::Counted(&METRICS))
+        FunctionEntry::new(
+            name,
+            "app::orders",
+            "src/orders.rs",
+            line,
+            Instrumentation::Counted(&METRICS),
+        )
     }
 
     #[test]

@@ -47,9 +47,12 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Res
 }
 
 fn parse(raw: &[u8]) -> std::io::Result<Response> {
-    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| invalid("no header end"))?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| invalid("no header end"))?;
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
@@ -63,7 +66,11 @@ fn parse(raw: &[u8]) -> std::io::Result<Response> {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(body)? } else { body.to_owned() };
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_owned()
+    };
     Ok(Response {
         status,
         headers,
@@ -94,9 +101,7 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
-        axum::serve(listener, router)
-            .await
-            .expect("serve");
+        axum::serve(listener, router).await.expect("serve");
     });
     addr
 }

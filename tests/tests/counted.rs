@@ -207,9 +207,9 @@ impl Ledger for Account {
 }
 
 #[counted]
-fn largest<T: PartialOrd + Copy>(items: &[T]) -> Option<T>
+fn largest<T>(items: &[T]) -> Option<T>
 where
-    T: std::fmt::Debug,
+    T: PartialOrd + Copy + std::fmt::Debug,
 {
     let mut best = *items.first()?;
     for item in items {
@@ -245,7 +245,12 @@ async fn methods_trait_impls_generics_and_impl_trait_keep_working_and_count() {
     assert_eq!(account.refresh().await, 5);
     assert_eq!(account.close(), 5);
     assert_eq!(counts("Account::deposit"), [1, 1, 0, 0]);
-    for name in ["Account::balance", "Account::entries", "Account::refresh", "Account::close"] {
+    for name in [
+        "Account::balance",
+        "Account::entries",
+        "Account::refresh",
+        "Account::close",
+    ] {
         assert_eq!(counts(name), [1, 0, 0, 0], "{name}");
     }
 
@@ -275,14 +280,20 @@ fn durations_land_in_the_declared_buckets() {
     sleepy(0);
     sleepy(5);
     sleepy(30);
-    let histogram = metrics("sleepy").histogram().expect("buckets imply duration");
+    let histogram = metrics("sleepy")
+        .histogram()
+        .expect("buckets imply duration");
     assert_eq!(
         histogram.buckets,
         vec![(0.001, 1), (0.02, 2), (5.0, 3)],
         "cumulative counts per bound"
     );
     assert_eq!(histogram.count, 3);
-    assert!(histogram.sum >= 0.035 && histogram.sum < 1.0, "{}", histogram.sum);
+    assert!(
+        histogram.sum >= 0.035 && histogram.sum < 1.0,
+        "{}",
+        histogram.sum
+    );
 }
 
 // --- many threads -------------------------------------------------------------------------
@@ -331,5 +342,8 @@ fn duration_without_buckets_uses_the_documented_defaults() {
     let bounds: Vec<f64> = histogram.buckets.iter().map(|(bound, _)| *bound).collect();
     assert_eq!(bounds, teei_obs::metrics::DEFAULT_BUCKETS);
     assert_eq!(histogram.count, 1);
-    assert_eq!(histogram.buckets[0].1, 1, "an empty function takes under 5 ms");
+    assert_eq!(
+        histogram.buckets[0].1, 1,
+        "an empty function takes under 5 ms"
+    );
 }

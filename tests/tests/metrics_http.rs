@@ -11,7 +11,11 @@ use teei_obs_tests::{request, sample, serve};
 #[counted(duration, concurrent)]
 async fn checkout(fail: bool) -> Result<(), String> {
     tokio::task::yield_now().await;
-    if fail { Err("card declined".into()) } else { Ok(()) }
+    if fail {
+        Err("card declined".into())
+    } else {
+        Ok(())
+    }
 }
 
 #[counted]
@@ -40,17 +44,38 @@ async fn metrics_start_at_zero_then_show_exact_counts_and_pass_promtool() {
 
     let before = request(addr, "GET", "/metrics").await.unwrap();
     assert_eq!(before.status, 200);
-    assert!(before.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(
+        before
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
     for function in ["checkout", "stuck", "Cart::add"] {
         for result in ["ok", "error", "panic", "cancelled"] {
-            assert_eq!(sample(&before.body, &series(function, result)), Some(0.0), "{function} {result}");
+            assert_eq!(
+                sample(&before.body, &series(function, result)),
+                Some(0.0),
+                "{function} {result}"
+            );
         }
     }
     let labels = r#"{function="checkout",module="metrics_http"}"#;
-    assert_eq!(sample(&before.body, &format!("function_calls_concurrent{labels}")), Some(0.0));
-    assert_eq!(sample(&before.body, &format!("function_calls_duration_seconds_count{labels}")), Some(0.0));
     assert_eq!(
-        sample(&before.body, r#"function_calls_duration_seconds_bucket{function="checkout",module="metrics_http",le="0.005"}"#),
+        sample(&before.body, &format!("function_calls_concurrent{labels}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &before.body,
+            &format!("function_calls_duration_seconds_count{labels}")
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &before.body,
+            r#"function_calls_duration_seconds_bucket{function="checkout",module="metrics_http",le="0.005"}"#
+        ),
         Some(0.0)
     );
     assert_eq!(sample(&before.body, "orders_placed_total"), Some(0.0));
@@ -61,7 +86,11 @@ async fn metrics_start_at_zero_then_show_exact_counts_and_pass_promtool() {
     }
     checkout(true).await.unwrap_err();
     for _ in 0..2 {
-        assert!(tokio::time::timeout(Duration::from_millis(1), stuck()).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), stuck())
+                .await
+                .is_err()
+        );
     }
     add(false);
     assert!(std::panic::catch_unwind(|| add(true)).is_err());
@@ -78,10 +107,23 @@ async fn metrics_start_at_zero_then_show_exact_counts_and_pass_promtool() {
         ("Cart::add", "panic", 1.0),
     ];
     for (function, result, value) in expected {
-        assert_eq!(sample(&after.body, &series(function, result)), Some(value), "{function} {result}");
+        assert_eq!(
+            sample(&after.body, &series(function, result)),
+            Some(value),
+            "{function} {result}"
+        );
     }
-    assert_eq!(sample(&after.body, &format!("function_calls_duration_seconds_count{labels}")), Some(4.0));
-    assert_eq!(sample(&after.body, &format!("function_calls_concurrent{labels}")), Some(0.0));
+    assert_eq!(
+        sample(
+            &after.body,
+            &format!("function_calls_duration_seconds_count{labels}")
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        sample(&after.body, &format!("function_calls_concurrent{labels}")),
+        Some(0.0)
+    );
     assert_eq!(sample(&after.body, "orders_placed_total"), Some(4.0));
     promtool_check(&after.body);
 
@@ -93,7 +135,10 @@ async fn metrics_start_at_zero_then_show_exact_counts_and_pass_promtool() {
 /// Runs the real `promtool check metrics` on `text`; any finding fails the test.
 fn promtool_check(text: &str) {
     // promtool exits 0 on empty input: make sure there is something to check.
-    assert!(text.contains("# TYPE function_calls_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE function_calls_total counter"),
+        "{text}"
+    );
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -101,13 +146,25 @@ fn promtool_check(text: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool on PATH: the README test command installs Debian's `prometheus`");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     let findings = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "promtool failed: {findings}\n---\n{text}");
-    assert_eq!(findings.trim(), "", "promtool findings:\n{findings}\n---\n{text}");
+    assert!(
+        output.status.success(),
+        "promtool failed: {findings}\n---\n{text}"
+    );
+    assert_eq!(
+        findings.trim(),
+        "",
+        "promtool findings:\n{findings}\n---\n{text}"
+    );
 }

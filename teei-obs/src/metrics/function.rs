@@ -52,10 +52,12 @@ struct CallRow {
 }
 
 impl CallRow {
-    const ZERO: CallRow = CallRow {
-        outcomes: [const { AtomicU64::new(0) }; 4],
-        concurrent: AtomicU64::new(0),
-    };
+    const fn zero() -> CallRow {
+        CallRow {
+            outcomes: [const { AtomicU64::new(0) }; 4],
+            concurrent: AtomicU64::new(0),
+        }
+    }
 }
 
 /// The counters of one annotated function.
@@ -70,7 +72,7 @@ impl FunctionMetrics {
     /// Storage for a function; `histogram` when `duration` was asked for.
     pub const fn new(histogram: Option<&'static dyn HistogramRead>, concurrent: bool) -> Self {
         FunctionMetrics {
-            rows: [CallRow::ZERO; ROWS],
+            rows: [const { CallRow::zero() }; ROWS],
             histogram,
             concurrent,
         }
@@ -134,7 +136,9 @@ pub trait HistogramRead: Sync + std::fmt::Debug {
 struct HistogramRow<const S: usize>([AtomicU64; S]);
 
 impl<const S: usize> HistogramRow<S> {
-    const ZERO: Self = HistogramRow([const { AtomicU64::new(0) }; S]);
+    const fn zero() -> Self {
+        HistogramRow([const { AtomicU64::new(0) }; S])
+    }
 }
 
 /// A duration histogram with `B` finite bounds stored in rows of `S` cells.
@@ -154,7 +158,7 @@ impl<const B: usize, const S: usize> Histogram<B, S> {
         Histogram {
             bounds,
             bounds_ns,
-            rows: [HistogramRow::ZERO; ROWS],
+            rows: [const { HistogramRow::zero() }; ROWS],
         }
     }
 

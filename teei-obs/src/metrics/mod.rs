@@ -23,11 +23,11 @@ mod function;
 mod slot;
 
 pub use collector::FunctionCollector;
+pub(crate) use function::warm_up_clock;
 pub use function::{
     AnyOutcome, Call, FunctionMetrics, Histogram, HistogramRead, HistogramSnapshot, NO_TIMING,
     NoTiming, Outcome, ResultOutcome, Timing,
 };
-pub(crate) use function::warm_up_clock;
 pub use slot::{ROWS, Slot};
 
 /// Upper bounds, in seconds, of `function_calls_duration_seconds` when `#[counted(duration)]`

@@ -55,7 +55,10 @@ impl Slot {
             cell.fetch_add(value, Ordering::Relaxed);
         } else {
             // Sole writer of this row: a relaxed load and store cannot lose an update.
-            cell.store(cell.load(Ordering::Relaxed).wrapping_add(value), Ordering::Relaxed);
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(value),
+                Ordering::Relaxed,
+            );
         }
     }
 }

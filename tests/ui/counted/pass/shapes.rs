@@ -93,6 +93,13 @@ pub fn r#type() -> &'static str {
 }
 
 #[counted]
+pub fn with_inner_attribute() -> u32 {
+    #![allow(unused_variables)]
+    let unused = 2;
+    1
+}
+
+#[counted]
 pub fn never_returns_normally() -> ! {
     panic!("by design")
 }
@@ -115,6 +122,7 @@ fn main() {
     // SAFETY: points at a live local.
     assert_eq!(unsafe { raw_read(&byte) }, 7);
     assert_eq!(r#type(), "raw identifier");
+    assert_eq!(with_inner_attribute(), 1);
     let names: Vec<_> = teei_obs::registry::functions().map(|f| f.name()).collect();
     assert!(names.contains(&"type"), "{names:?}");
     assert!(std::panic::catch_unwind(|| never_returns_normally()).is_err());
