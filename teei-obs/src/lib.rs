@@ -157,9 +157,11 @@ impl Obs {
 pub mod __private {
     pub use linkme;
 
-    pub use crate::metrics::{
-        AnyOutcome, Call, FunctionMetrics, Histogram, NO_TIMING, NoTiming, ResultOutcome,
+    pub use crate::metrics::FunctionMetrics;
+    pub use crate::metrics::function::{
+        AnyOutcome, Call, Histogram, NO_TIMING, NoTiming, ResultOutcome, Timing,
     };
+    pub use crate::metrics::slot::{ROWS, Slot};
     pub use crate::registry::{FunctionEntry, Instrumentation};
 
     /// Every `#[counted]` function of the binary. Prefixed: linkme names the link section

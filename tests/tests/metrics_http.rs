@@ -50,13 +50,12 @@ async fn metrics_start_at_zero_then_show_exact_counts_and_pass_promtool() {
             .unwrap()
             .starts_with("text/plain")
     );
-    for function in ["checkout", "stuck", "Cart::add"] {
+    let entries: Vec<_> = teei_obs::registry::functions().collect();
+    assert_eq!(entries.len(), 3);
+    for entry in entries {
         for result in ["ok", "error", "panic", "cancelled"] {
-            assert_eq!(
-                sample(&before.body, &series(function, result)),
-                Some(0.0),
-                "{function} {result}"
-            );
+            let series = series(entry.name(), result);
+            assert_eq!(sample(&before.body, &series), Some(0.0), "{series}");
         }
     }
     let labels = r#"{function="checkout",module="metrics_http"}"#;

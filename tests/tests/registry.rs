@@ -65,6 +65,23 @@ fn entries_carry_their_source_location() {
 }
 
 #[test]
+fn entries_carry_their_options() {
+    let options = |name: &str| {
+        let metrics = teei_obs::registry::functions()
+            .find(|entry| entry.name() == name)
+            .and_then(|entry| entry.metrics())
+            .expect("registered");
+        (metrics.buckets(), metrics.tracks_concurrency())
+    };
+    assert_eq!(options("local_plain"), (None, false));
+    assert_eq!(
+        options("local_async"),
+        (Some(&teei_obs::metrics::DEFAULT_BUCKETS[..]), false)
+    );
+    assert_eq!(options("deep"), (None, true));
+}
+
+#[test]
 fn init_reports_how_many_functions_it_registered() {
     let obs = teei_obs::init(teei_obs::Config::new("registry-test")).expect("valid registry");
     assert_eq!(obs.function_count(), 7);

@@ -69,7 +69,7 @@ pub struct FunctionMetrics {
 }
 
 impl FunctionMetrics {
-    /// Storage for a function; `histogram` when `duration` was asked for.
+    #[doc(hidden)]
     pub const fn new(histogram: Option<&'static dyn HistogramRead>, concurrent: bool) -> Self {
         FunctionMetrics {
             rows: [const { CallRow::zero() }; ROWS],
@@ -101,6 +101,16 @@ impl FunctionMetrics {
         self.histogram.map(|h| h.snapshot())
     }
 
+    /// The histogram's upper bounds in seconds, if the function has `duration`.
+    pub fn buckets(&self) -> Option<&'static [f64]> {
+        self.histogram.map(|h| h.bounds())
+    }
+
+    /// Whether the function has `concurrent`.
+    pub fn tracks_concurrency(&self) -> bool {
+        self.concurrent
+    }
+
     #[inline(always)]
     fn count(&self, slot: Slot, outcome: Outcome) {
         slot.add(&self.rows[slot.row()].outcomes[outcome as usize], 1);
@@ -127,6 +137,8 @@ pub struct HistogramSnapshot {
 pub trait HistogramRead: Sync + std::fmt::Debug {
     /// Sums every row into one snapshot.
     fn snapshot(&self) -> HistogramSnapshot;
+    /// The upper bounds in seconds.
+    fn bounds(&'static self) -> &'static [f64];
 }
 
 /// One thread's cells of a histogram: `B` bucket counts, the `+Inf` count, the sum in
@@ -178,6 +190,10 @@ impl<const B: usize, const S: usize> Histogram<B, S> {
 }
 
 impl<const B: usize, const S: usize> HistogramRead for Histogram<B, S> {
+    fn bounds(&'static self) -> &'static [f64] {
+        &self.bounds
+    }
+
     fn snapshot(&self) -> HistogramSnapshot {
         let mut per_bucket = [0u64; S];
         for row in &self.rows {

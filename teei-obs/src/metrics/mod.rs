@@ -19,16 +19,12 @@
 //! [`DEFAULT_BUCKETS`], in seconds: Prometheus' client default, 5 ms to 10 s.
 
 mod collector;
-mod function;
-mod slot;
+pub(crate) mod function;
+pub(crate) mod slot;
 
 pub use collector::FunctionCollector;
 pub(crate) use function::warm_up_clock;
-pub use function::{
-    AnyOutcome, Call, FunctionMetrics, Histogram, HistogramRead, HistogramSnapshot, NO_TIMING,
-    NoTiming, Outcome, ResultOutcome, Timing,
-};
-pub use slot::{ROWS, Slot};
+pub use function::{FunctionMetrics, HistogramRead, HistogramSnapshot, Outcome};
 
 /// Upper bounds, in seconds, of `function_calls_duration_seconds` when `#[counted(duration)]`
 /// gives no `buckets`. The macro holds the same list; a test keeps the two equal.

@@ -119,8 +119,12 @@ impl Drop for RowRelease {
 mod tests {
     use super::*;
 
+    // Rows are process-wide: the tests that count them must not overlap.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn threads_beyond_the_exclusive_rows_share_the_last_row_without_losing_counts() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let cell_rows: Vec<AtomicU64> = (0..ROWS).map(|_| AtomicU64::new(0)).collect();
         let barrier = std::sync::Barrier::new(EXCLUSIVE_ROWS + 4);
         std::thread::scope(|scope| {
@@ -141,10 +145,15 @@ mod tests {
 
     #[test]
     fn a_finished_thread_hands_its_row_back() {
-        let first = std::thread::spawn(|| Slot::current().row()).join().unwrap();
-        assert!(first < EXCLUSIVE_ROWS);
-        // Rows are taken lowest-free-first, so a later thread can get a row again.
-        let second = std::thread::spawn(|| Slot::current().row()).join().unwrap();
-        assert!(second < EXCLUSIVE_ROWS);
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let row = std::thread::spawn(|| {
+            let row = Slot::current().row();
+            assert_ne!(OWNED.load(Ordering::Relaxed) & (1 << row), 0, "claimed");
+            row
+        })
+        .join()
+        .unwrap();
+        assert!(row < EXCLUSIVE_ROWS);
+        assert_eq!(OWNED.load(Ordering::Relaxed) & (1 << row), 0, "released on exit");
     }
 }
