@@ -1,12 +1,12 @@
 //! Expansion of `#[counted]`.
 
-use proc_macro2::{Delimiter, Group, Literal, TokenStream, TokenTree};
-use quote::{ToTokens, quote, quote_spanned};
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::ItemFn;
 use syn::ext::IdentExt;
-use syn::{AttrStyle, ItemFn, ReturnType, Type};
 
 use crate::args::CountedArgs;
-use crate::item::parse_fn;
+use crate::item::{Function, parse_fn};
 use crate::valid::{CountedOptions, Errors, check_fn, counted_options};
 
 /// Must equal `teei_obs::metrics::DEFAULT_BUCKETS`; a test in the runtime crate checks it.
@@ -41,17 +41,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
 }
 
 fn wrap(function: ItemFn, options: CountedOptions) -> TokenStream {
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-        ..
-    } = function;
-    // Inner attributes (`#![allow(..)]` in the body) keep applying to the whole body.
-    let (inner_attrs, attrs): (Vec<_>, Vec<_>) = attrs
-        .into_iter()
-        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+    let function = Function::new(function);
+    let sig = &function.sig;
     let name = options
         .name
         .unwrap_or_else(|| sig.ident.unraw().to_string());
@@ -103,52 +94,28 @@ fn wrap(function: ItemFn, options: CountedOptions) -> TokenStream {
         let __teei_call =
             ::teei_obs::__private::Call::<_, #concurrent>::start(&__TEEI_METRICS, #timing);
     };
-    let body = match &sig.output {
+    let body = if function.diverges() {
         // Never returns normally: the guard counts the panic as it unwinds.
-        ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => quote! {
+        let block = &function.block;
+        quote! {
             #statics
             #block
-        },
-        output => {
-            let annotation = match output {
-                ReturnType::Default => quote!(: ()),
-                ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => quote!(: #ty),
-                ReturnType::Type(..) => quote!(),
-            };
-            // The user's body keeps its own spans, so errors in it point at the user's lines.
-            let call_body = if sig.asyncness.is_some() {
-                quote!(async move #block.await)
-            } else {
-                quote!((move || #block)())
-            };
-            quote! {
-                #statics
-                #[allow(clippy::redundant_closure_call)]
-                let __teei_ret #annotation = #call_body;
-                {
-                    #[allow(unused_imports)]
-                    use ::teei_obs::__private::{AnyOutcome as _, ResultOutcome as _};
-                    __teei_call.finish((&__teei_ret).__teei_outcome());
-                }
-                __teei_ret
+        }
+    } else {
+        let annotation = function.return_annotation();
+        let body = function.body_expr();
+        let await_ = function.sig.asyncness.map(|_| quote!(.await));
+        quote! {
+            #statics
+            #[allow(clippy::redundant_closure_call)]
+            let __teei_ret #annotation = #body #await_;
+            {
+                #[allow(unused_imports)]
+                use ::teei_obs::__private::{AnyOutcome as _, ResultOutcome as _};
+                __teei_call.finish((&__teei_ret).__teei_outcome());
             }
+            __teei_ret
         }
     };
-    // The new body takes the braces of the user's: a function whose span comes from a
-    // macro is exempt from `dead_code`, and an unused annotated function must still warn.
-    let mut body = Group::new(Delimiter::Brace, quote!(#(#inner_attrs)* #body));
-    body.set_span(block.brace_token.span.join());
-    quote! {
-        #(#attrs)*
-        #vis #sig #body
-    }
-}
-
-/// Whether a type names `impl Trait`, which a `let` cannot be annotated with.
-fn mentions_impl(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|tree| match tree {
-        TokenTree::Ident(ident) => ident == "impl",
-        TokenTree::Group(group) => mentions_impl(group.stream()),
-        _ => false,
-    })
+    function.assemble(body)
 }

@@ -1,8 +1,10 @@
-//! The function model shared by the macros: what was annotated.
+//! The function model shared by the macros: what was annotated, and how its body is
+//! wrapped.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
-use syn::{Item, ItemFn};
+use syn::{AttrStyle, Attribute, Block, Item, ItemFn, ReturnType, Signature, Type, Visibility};
 
 /// Parses the annotated item, which must be a function with a body.
 pub(crate) fn parse_fn(macro_name: &str, item: TokenStream) -> syn::Result<ItemFn> {
@@ -34,4 +36,91 @@ pub(crate) fn parse_fn(macro_name: &str, item: TokenStream) -> syn::Result<ItemF
         )),
         other => Err(not_a_fn(other.span(), "this item")),
     }
+}
+
+/// An annotated function taken apart.
+pub(crate) struct Function {
+    /// Outer attributes, other macros included: they expand after this one.
+    pub(crate) attrs: Vec<Attribute>,
+    /// Inner attributes (`#![allow(..)]` in the body): they keep covering the whole body.
+    pub(crate) inner_attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    pub(crate) block: Box<Block>,
+}
+
+impl Function {
+    pub(crate) fn new(function: ItemFn) -> Self {
+        let ItemFn {
+            attrs,
+            vis,
+            sig,
+            block,
+            ..
+        } = function;
+        let (inner_attrs, attrs) = attrs
+            .into_iter()
+            .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+        Function {
+            attrs,
+            inner_attrs,
+            vis,
+            sig,
+            block,
+        }
+    }
+
+    /// Whether the function returns `!`.
+    pub(crate) fn diverges(&self) -> bool {
+        matches!(&self.sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
+    }
+
+    /// `: T` for a `let` holding the returned value, when `T` can be written there.
+    pub(crate) fn return_annotation(&self) -> TokenStream {
+        match &self.sig.output {
+            ReturnType::Default => quote!(: ()),
+            ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => quote!(: #ty),
+            ReturnType::Type(..) => quote!(),
+        }
+    }
+
+    /// The user's body as a value: an immediately called closure, or for `async fn` an
+    /// `async move` block to be awaited. The body keeps its own spans, so errors in it
+    /// point at the user's lines.
+    pub(crate) fn body_expr(&self) -> TokenStream {
+        let block = &self.block;
+        if self.sig.asyncness.is_some() {
+            quote!(async move #block)
+        } else {
+            quote!((move || #block)())
+        }
+    }
+
+    /// The function again, with `body` as its body.
+    pub(crate) fn assemble(self, body: TokenStream) -> TokenStream {
+        let Function {
+            attrs,
+            inner_attrs,
+            vis,
+            sig,
+            block,
+        } = self;
+        // The new body takes the braces of the user's: a function whose span comes from a
+        // macro is exempt from `dead_code`, and an unused annotated function must still warn.
+        let mut body = Group::new(Delimiter::Brace, quote!(#(#inner_attrs)* #body));
+        body.set_span(block.brace_token.span.join());
+        quote! {
+            #(#attrs)*
+            #vis #sig #body
+        }
+    }
+}
+
+/// Whether a type names `impl Trait`, which a `let` cannot be annotated with.
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
 }

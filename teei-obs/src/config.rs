@@ -1,17 +1,85 @@
-//! What [`init`](crate::init) is told: environment variables first, builder methods over them.
+//! What [`init`](crate::init) is told: the standard environment variables first, builder
+//! methods over them. An invalid value is an error naming the variable and what it
+//! accepts — never a silent default.
+
+use std::time::Duration;
 
 use crate::InitError;
+use crate::trace::Sampler;
+
+/// The OTLP transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over gRPC (collector port 4317).
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (collector port 4318, path `/v1/traces`).
+    HttpProtobuf,
+}
+
+/// Where sampled spans go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceExport {
+    /// To an OpenTelemetry collector (or Jaeger, Tempo) over OTLP.
+    Otlp {
+        /// The full URL spans are sent to (for HTTP, including `/v1/traces`).
+        endpoint: String,
+        /// The transport.
+        protocol: Protocol,
+    },
+    /// One line per span on standard error.
+    Console,
+    /// A ring buffer of the latest spans, read with [`Obs::recent_spans`](crate::Obs::recent_spans).
+    Memory,
+    /// Nowhere (spans still propagate their context).
+    None,
+}
 
 /// Configuration of [`init`](crate::init).
 ///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `OTEL_SERVICE_NAME` | `service.name` | `unknown_service` |
+/// | `SERVICE_VERSION` | `service.version` | the crate version |
+/// | `DEPLOYMENT_ENVIRONMENT` | `deployment.environment`; `production` lowers default sampling | `development` |
+/// | `OTEL_TRACES_EXPORTER` | `otlp`, `console`, `memory`, `none` | `otlp` if an endpoint is set, else `memory` |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | collector base URL | none |
+/// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full traces URL, used as is | none |
+/// | `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` or `http/protobuf` | `grpc` |
+/// | `OTEL_EXPORTER_OTLP_TIMEOUT` | export timeout, ms | 10000 |
+/// | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | head sampler | parent-based, 10 % in production, 100 % otherwise |
+/// | `OTEL_BSP_MAX_QUEUE_SIZE` | spans waiting for export before new ones are dropped | 2048 |
+/// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per export call | 512 |
+/// | `OTEL_BSP_SCHEDULE_DELAY` | ms between exports | 5000 |
+/// | `RUST_LOG` | level filter, `target=level` directives | `info` |
+///
 /// ```
-/// let config = teei_obs::Config::new("checkout").service_version("1.4.2");
+/// use teei_obs::config::{Config, TraceExport};
+///
+/// let config = Config::from_lookup(|name| match name {
+///     "OTEL_SERVICE_NAME" => Some("checkout".into()),
+///     "OTEL_TRACES_SAMPLER" => Some("sometimes".into()),
+///     _ => None,
+/// });
+/// let error = config.unwrap_err().to_string();
+/// assert!(error.contains("OTEL_TRACES_SAMPLER"), "{error}");
+///
+/// let config = Config::new("checkout").trace_export(TraceExport::Memory);
 /// assert_eq!(config.name(), "checkout");
 /// ```
 #[derive(Clone, Debug)]
 pub struct Config {
-    service_name: String,
-    service_version: String,
+    pub(crate) service_name: String,
+    pub(crate) service_version: String,
+    pub(crate) environment: String,
+    pub(crate) sampler: Option<Sampler>,
+    pub(crate) traces: Option<TraceExport>,
+    pub(crate) export_timeout: Duration,
+    pub(crate) queue_capacity: usize,
+    pub(crate) max_batch: usize,
+    pub(crate) schedule_delay: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) log_filter: String,
+    pub(crate) install_subscriber: bool,
 }
 
 impl Config {
@@ -20,20 +88,146 @@ impl Config {
         Config {
             service_name: service_name.into(),
             service_version: env!("CARGO_PKG_VERSION").to_owned(),
+            environment: "development".to_owned(),
+            sampler: None,
+            traces: None,
+            export_timeout: Duration::from_secs(10),
+            queue_capacity: 2048,
+            max_batch: 512,
+            schedule_delay: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(5),
+            log_filter: "info".to_owned(),
+            install_subscriber: true,
         }
     }
 
-    /// Reads the standard variables: `OTEL_SERVICE_NAME` (required to be non-empty if
-    /// set; `unknown_service` otherwise, as OpenTelemetry specifies) and
-    /// `SERVICE_VERSION`.
+    /// Reads the process environment; see the table above.
     pub fn from_env() -> Result<Self, InitError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables of the table above through `lookup` instead of the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
+        let var = |name: &'static str| -> Result<Option<String>, InitError> {
+            match lookup(name) {
+                Some(value) if value.trim().is_empty() => Ok(None),
+                Some(value) => Ok(Some(value.trim().to_owned())),
+                None => Ok(None),
+            }
+        };
+        let invalid =
+            |variable: &'static str, value: String, expected: &'static str| InitError::InvalidEnv {
+                variable,
+                value,
+                expected,
+            };
         let mut config = Config::new("unknown_service");
-        if let Some(name) = read_var("OTEL_SERVICE_NAME")? {
+        if let Some(name) = var("OTEL_SERVICE_NAME")? {
             config.service_name = name;
         }
-        if let Some(version) = read_var("SERVICE_VERSION")? {
+        if let Some(version) = var("SERVICE_VERSION")? {
             config.service_version = version;
         }
+        if let Some(environment) = var("DEPLOYMENT_ENVIRONMENT")? {
+            config.environment = environment;
+        }
+        if let Some(sampler) = var("OTEL_TRACES_SAMPLER")? {
+            let arg = var("OTEL_TRACES_SAMPLER_ARG")?;
+            config.sampler = Some(
+                Sampler::parse(&sampler, arg.as_deref())
+                    .map_err(|error| invalid(error.variable, error.value, error.expected))?,
+            );
+        }
+        let millis = |name: &'static str| -> Result<Option<Duration>, InitError> {
+            var(name)?
+                .map(|value| {
+                    value
+                        .parse::<u64>()
+                        .map(Duration::from_millis)
+                        .map_err(|_| invalid(name, value, "a whole number of milliseconds"))
+                })
+                .transpose()
+        };
+        let count = |name: &'static str| -> Result<Option<usize>, InitError> {
+            var(name)?
+                .map(|value| {
+                    value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| invalid(name, value, "a whole number above 0"))
+                })
+                .transpose()
+        };
+        if let Some(timeout) = millis("OTEL_EXPORTER_OTLP_TIMEOUT")? {
+            config.export_timeout = timeout;
+        }
+        if let Some(delay) = millis("OTEL_BSP_SCHEDULE_DELAY")? {
+            config.schedule_delay = delay;
+        }
+        if let Some(capacity) = count("OTEL_BSP_MAX_QUEUE_SIZE")? {
+            config.queue_capacity = capacity;
+        }
+        if let Some(batch) = count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
+            config.max_batch = batch;
+        }
+        if let Some(filter) = var("RUST_LOG")? {
+            crate::trace::parse_filter(&filter).map_err(|_| {
+                invalid(
+                    "RUST_LOG",
+                    filter.clone(),
+                    "comma-separated `level` or `target=level` directives",
+                )
+            })?;
+            config.log_filter = filter;
+        }
+
+        let protocol = match var("OTEL_EXPORTER_OTLP_PROTOCOL")?.as_deref() {
+            None | Some("grpc") => Protocol::Grpc,
+            Some("http/protobuf") => Protocol::HttpProtobuf,
+            Some(other) => {
+                return Err(invalid(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL",
+                    other.to_owned(),
+                    "`grpc` or `http/protobuf`",
+                ));
+            }
+        };
+        let endpoint = match (
+            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?,
+            var("OTEL_EXPORTER_OTLP_ENDPOINT")?,
+        ) {
+            (Some(traces), _) => Some(("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces)),
+            (None, Some(base)) => Some((
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                match protocol {
+                    Protocol::Grpc => base,
+                    Protocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+                },
+            )),
+            (None, None) => None,
+        };
+        if let Some((variable, url)) = &endpoint
+            && !is_http_url(url)
+        {
+            return Err(invalid(variable, url.clone(), "an http:// or https:// URL"));
+        }
+        config.traces = match var("OTEL_TRACES_EXPORTER")?.as_deref() {
+            None | Some("otlp") => {
+                endpoint.map(|(_, endpoint)| TraceExport::Otlp { endpoint, protocol })
+            }
+            Some("console") => Some(TraceExport::Console),
+            Some("memory") => Some(TraceExport::Memory),
+            Some("none") => Some(TraceExport::None),
+            Some(other) => {
+                return Err(invalid(
+                    "OTEL_TRACES_EXPORTER",
+                    other.to_owned(),
+                    "`otlp`, `console`, `memory` or `none`",
+                ));
+            }
+        };
         Ok(config)
     }
 
@@ -49,6 +243,61 @@ impl Config {
         self
     }
 
+    /// Sets the deployment environment; `production` samples 10 % of new traces by default.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = environment.into();
+        self
+    }
+
+    /// Sets the head sampler.
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Sets where spans go.
+    pub fn trace_export(mut self, export: TraceExport) -> Self {
+        self.traces = Some(export);
+        self
+    }
+
+    /// Sets the bound on one export call.
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.export_timeout = timeout;
+        self
+    }
+
+    /// Sets how many finished spans may wait for export; more are dropped and counted.
+    pub fn span_queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// Sets the time between exports.
+    pub fn export_interval(mut self, delay: Duration) -> Self {
+        self.schedule_delay = delay;
+        self
+    }
+
+    /// Sets the bound on [`Obs::shutdown`](crate::Obs::shutdown).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets the level filter (`RUST_LOG` syntax: `info`, `my_crate=debug,info`).
+    pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
+        self.log_filter = filter.into();
+        self
+    }
+
+    /// Whether `init` installs its subscriber as the global default (it does by default);
+    /// without it, compose [`Obs::otel_layer`](crate::Obs::otel_layer) into your own.
+    pub fn install_subscriber(mut self, install: bool) -> Self {
+        self.install_subscriber = install;
+        self
+    }
+
     /// The service name.
     pub fn name(&self) -> &str {
         &self.service_name
@@ -58,21 +307,106 @@ impl Config {
     pub fn version(&self) -> &str {
         &self.service_version
     }
+
+    /// The deployment environment.
+    pub fn deployment_environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// The sampler in force: the configured one, else the environment's default.
+    pub fn effective_sampler(&self) -> Sampler {
+        self.sampler
+            .unwrap_or_else(|| Sampler::default_for(self.environment == "production"))
+    }
+
+    /// Where spans go: the configured export, else the in-memory ring buffer.
+    pub fn effective_trace_export(&self) -> TraceExport {
+        self.traces.clone().unwrap_or(TraceExport::Memory)
+    }
 }
 
-fn read_var(variable: &'static str) -> Result<Option<String>, InitError> {
-    match std::env::var(variable) {
-        Ok(value) if value.trim().is_empty() => Err(InitError::InvalidEnv {
-            variable,
-            value,
-            expected: "a non-empty string",
-        }),
-        Ok(value) => Ok(Some(value)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(value)) => Err(InitError::InvalidEnv {
-            variable,
-            value: value.to_string_lossy().into_owned(),
-            expected: "valid UTF-8",
-        }),
+fn is_http_url(url: &str) -> bool {
+    url.parse::<http::Uri>()
+        .is_ok_and(|uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Config, InitError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn an_endpoint_selects_otlp_and_http_gets_the_traces_path() {
+        let config = from(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.effective_trace_export(),
+            TraceExport::Otlp {
+                endpoint: "http://collector:4318/v1/traces".into(),
+                protocol: Protocol::HttpProtobuf
+            }
+        );
+        let grpc = from(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317")]).unwrap();
+        assert!(matches!(
+            grpc.effective_trace_export(),
+            TraceExport::Otlp {
+                protocol: Protocol::Grpc,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn without_an_endpoint_spans_stay_in_memory() {
+        assert_eq!(
+            from(&[]).unwrap().effective_trace_export(),
+            TraceExport::Memory
+        );
+    }
+
+    #[test]
+    fn production_samples_a_tenth_by_default() {
+        let config = from(&[("DEPLOYMENT_ENVIRONMENT", "production")]).unwrap();
+        assert_eq!(config.effective_sampler(), Sampler::default_for(true));
+        assert_ne!(
+            from(&[]).unwrap().effective_sampler(),
+            Sampler::default_for(true)
+        );
+    }
+
+    #[test]
+    fn every_invalid_value_names_its_variable() {
+        let cases = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_TRACES_SAMPLER", "maybe"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "5s"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+            ("RUST_LOG", "info,=,x=loud"),
+        ];
+        for (variable, value) in cases {
+            let error = from(&[(variable, value)]).unwrap_err().to_string();
+            assert!(error.contains(variable), "{variable}: {error}");
+            assert!(error.contains("expected"), "{variable}: {error}");
+        }
+        let error = from(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("OTEL_TRACES_SAMPLER_ARG"), "{error}");
     }
 }

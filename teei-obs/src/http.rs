@@ -27,3 +27,94 @@ async fn render(registry: prometheus::Registry) -> Response {
         }
     }
 }
+
+/// Middleware for a service's routes (from [`Obs::layer`](crate::Obs::layer)): reads the
+/// W3C trace context, baggage and correlation IDs of each request, runs the request in a
+/// server span that continues the caller's trace, makes the [`RequestContext`] current for
+/// the request's task, and returns `x-correlation-id` in the response.
+///
+/// [`RequestContext`]: crate::trace::RequestContext
+#[derive(Clone, Debug, Default)]
+pub struct TraceLayer {
+    _private: (),
+}
+
+impl TraceLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        TraceLayer { _private: () }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService { inner }
+    }
+}
+
+/// The service [`TraceLayer`] wraps around a service.
+#[derive(Clone, Debug)]
+pub struct TraceService<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower_service::Service<axum::http::Request<B>> for TraceService<S>
+where
+    S: tower_service::Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    R: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        use tracing::Instrument;
+        let context = crate::trace::extract_http(request.headers());
+        let correlation = context.correlation_id().to_owned();
+        let method = request.method().clone();
+        let span = context.clone().in_scope(|| {
+            tracing::info_span!(
+                parent: None,
+                "HTTP request",
+                otel.name = %method,
+                otel.kind = "server",
+                http.request.method = %method,
+                url.path = %request.uri().path(),
+                http.response.status_code = tracing::field::Empty,
+                otel.status_description = tracing::field::Empty,
+            )
+        });
+        let future = context
+            .clone()
+            .in_scope(|| span.in_scope(|| self.inner.call(request)));
+        Box::pin(context.scope(async move {
+            let mut result = future.instrument(span.clone()).await;
+            if let Ok(response) = &mut result {
+                let status = response.status();
+                span.record("http.response.status_code", status.as_u16());
+                if status.is_server_error() {
+                    span.record("otel.status_description", status.as_str());
+                }
+                if let Ok(value) = axum::http::HeaderValue::from_str(&correlation) {
+                    response
+                        .headers_mut()
+                        .insert(crate::trace::CORRELATION_HEADER, value);
+                }
+            }
+            result
+        }))
+    }
+}

@@ -48,10 +48,16 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod registry;
+pub mod trace;
 
 use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::KeyValue;
+use tracing_subscriber::layer::SubscriberExt;
 
 pub use config::Config;
+use config::{Protocol, TraceExport};
 #[doc = include_str!("../../docs/counted.md")]
 pub use teei_obs_macros::counted;
 
@@ -75,6 +81,9 @@ pub enum InitError {
     /// Prometheus refused a collector.
     #[error("cannot register metrics: {0}")]
     Prometheus(#[from] prometheus::Error),
+    /// The span exporter could not be built.
+    #[error("cannot start span export: {0}")]
+    Exporter(String),
 }
 
 struct RegistryProblems<'a>(&'a [registry::RegistryError]);
@@ -90,17 +99,25 @@ impl fmt::Display for RegistryProblems<'_> {
 }
 
 /// The running observability of a service, returned by [`init`].
+///
+/// Cheap to clone; every clone shares the pipelines.
 #[derive(Clone, Debug)]
 pub struct Obs {
     config: Config,
     registry: prometheus::Registry,
     functions: usize,
+    pipeline: Arc<trace::Pipeline>,
+    layer: trace::OtelLayer,
+    subscriber_installed: bool,
 }
 
 /// Validates the registry and builds the pipelines.
 ///
 /// Fails with every problem of the registry at once (invalid names, two functions
-/// exporting the same series, each cited with its `file:line`); never panics.
+/// exporting the same series, each cited with its `file:line`), or when the span exporter
+/// cannot be built; never panics. Unless told otherwise
+/// ([`Config::install_subscriber`]), it installs the global `tracing` subscriber; if one is
+/// already installed it leaves it and says so in a warning.
 pub fn init(config: Config) -> Result<Obs, InitError> {
     let entries: Vec<_> = registry::functions().collect();
     let problems = registry::validate(entries.iter().copied());
@@ -111,6 +128,26 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     let functions = entries.len();
     let registry = prometheus::Registry::new();
     registry.register(Box::new(metrics::FunctionCollector::new(entries)?))?;
+
+    let filter = trace::parse_filter(&config.log_filter).map_err(|_| InitError::InvalidEnv {
+        variable: "RUST_LOG",
+        value: config.log_filter.clone(),
+        expected: "comma-separated `level` or `target=level` directives",
+    })?;
+    let pipeline = Arc::new(build_pipeline(&config, &registry)?);
+    let layer = trace::OtelLayer::new(config.effective_sampler(), pipeline.clone());
+    let subscriber_installed = config.install_subscriber
+        && tracing::subscriber::set_global_default(
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(layer.clone()),
+        )
+        .is_ok();
+    if config.install_subscriber && !subscriber_installed {
+        tracing::warn!(
+            "a global tracing subscriber was already installed; teei-obs spans go through it"
+        );
+    }
     tracing::info!(
         service = config.name(),
         functions,
@@ -120,7 +157,67 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         config,
         registry,
         functions,
+        pipeline,
+        layer,
+        subscriber_installed,
     })
+}
+
+fn build_pipeline(
+    config: &Config,
+    registry: &prometheus::Registry,
+) -> Result<trace::Pipeline, InitError> {
+    let metrics = trace::PipelineMetrics::new(registry)?;
+    Ok(match config.effective_trace_export() {
+        TraceExport::Otlp { endpoint, protocol } => {
+            let resource = opentelemetry_sdk::Resource::builder_empty()
+                .with_attributes([
+                    KeyValue::new("service.name", config.service_name.clone()),
+                    KeyValue::new("service.version", config.service_version.clone()),
+                    KeyValue::new("deployment.environment", config.environment.clone()),
+                ])
+                .build();
+            let timeout = config.export_timeout;
+            let settings = trace::QueueSettings {
+                capacity: config.queue_capacity,
+                max_batch: config.max_batch,
+                delay: config.schedule_delay,
+                export_timeout: timeout,
+            };
+            trace::Pipeline::exporting(
+                move || build_exporter(&endpoint, protocol, timeout),
+                resource,
+                settings,
+                metrics,
+            )
+            .map_err(InitError::Exporter)?
+        }
+        TraceExport::Console => trace::Pipeline::console(metrics),
+        TraceExport::Memory => trace::Pipeline::memory(1024, metrics),
+        TraceExport::None => trace::Pipeline::off(metrics),
+    })
+}
+
+fn build_exporter(
+    endpoint: &str,
+    protocol: Protocol,
+    timeout: std::time::Duration,
+) -> Result<opentelemetry_otlp::SpanExporter, String> {
+    use opentelemetry_otlp::WithExportConfig;
+    let built = match protocol {
+        Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .with_timeout(timeout)
+            .build(),
+        Protocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(endpoint)
+            .with_timeout(timeout)
+            .build(),
+    };
+    built.map_err(|error| format!("{endpoint}: {error}"))
 }
 
 impl Obs {
@@ -139,9 +236,26 @@ impl Obs {
         self.functions
     }
 
+    /// Whether `init` installed the global `tracing` subscriber.
+    pub fn subscriber_installed(&self) -> bool {
+        self.subscriber_installed
+    }
+
+    /// The span layer, to compose into a subscriber of your own
+    /// (with [`Config::install_subscriber`]`(false)`).
+    pub fn otel_layer(&self) -> trace::OtelLayer {
+        self.layer.clone()
+    }
+
     /// The routes to mount: `GET /metrics`.
     pub fn router(&self) -> axum::Router {
         http::metrics_router(self.registry.clone())
+    }
+
+    /// The middleware for the service's routes: trace context and correlation IDs in,
+    /// a server span around the request, the correlation ID back in the response.
+    pub fn layer(&self) -> http::TraceLayer {
+        http::TraceLayer::new()
     }
 
     /// The current exposition, as `GET /metrics` would serve it.
@@ -149,6 +263,22 @@ impl Obs {
         prometheus::TextEncoder::new()
             .encode_to_string(&self.registry.gather())
             .unwrap_or_else(|error| format!("# cannot encode metrics: {error}\n"))
+    }
+
+    /// The latest finished spans, with the in-memory export (the default without a collector).
+    pub fn recent_spans(&self) -> Vec<trace::SpanData> {
+        self.pipeline.recent()
+    }
+
+    /// Exports every span finished so far; waits at most the shutdown timeout.
+    pub fn flush(&self) -> Result<(), trace::FlushError> {
+        self.pipeline.flush(self.config.shutdown_timeout)
+    }
+
+    /// Exports what is queued and stops the export thread, within the shutdown timeout
+    /// (default 5 s) even when the collector is unreachable. Blocking; safe on any runtime.
+    pub fn shutdown(&self) -> Result<(), trace::FlushError> {
+        self.pipeline.shutdown(self.config.shutdown_timeout)
     }
 }
 

@@ -154,6 +154,10 @@ mod tests {
         .join()
         .unwrap();
         assert!(row < EXCLUSIVE_ROWS);
-        assert_eq!(OWNED.load(Ordering::Relaxed) & (1 << row), 0, "released on exit");
+        assert_eq!(
+            OWNED.load(Ordering::Relaxed) & (1 << row),
+            0,
+            "released on exit"
+        );
     }
 }

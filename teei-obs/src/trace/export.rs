@@ -1,0 +1,371 @@
+//! Where sampled spans go: a bounded queue drained by one export thread, or an embedded
+//! sink when no collector is configured.
+//!
+//! The service never waits for the collector: `submit` is a non-blocking `try_send`; a
+//! full queue drops the span and counts it. The export thread runs its own single-threaded
+//! Tokio runtime (the OTLP exporters need one), so exporting neither borrows the service's
+//! runtime nor deadlocks a current-thread runtime at shutdown.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
+
+use super::propagation::suppress_tracing;
+
+/// Counters of the export pipeline, served on `/metrics`.
+#[derive(Clone, Debug)]
+pub(crate) struct PipelineMetrics {
+    dropped: IntCounterVec,
+    exported: IntCounter,
+    failures: IntCounter,
+    queued: IntGauge,
+}
+
+impl PipelineMetrics {
+    pub(crate) fn new(registry: &prometheus::Registry) -> prometheus::Result<Self> {
+        let metrics = PipelineMetrics {
+            dropped: IntCounterVec::new(
+                Opts::new(
+                    "teei_obs_spans_dropped_total",
+                    "Sampled spans that were not exported, by reason",
+                ),
+                &["reason"],
+            )?,
+            exported: IntCounter::new(
+                "teei_obs_spans_exported_total",
+                "Spans the exporter accepted",
+            )?,
+            failures: IntCounter::new(
+                "teei_obs_span_export_failures_total",
+                "Export calls that failed or timed out",
+            )?,
+            queued: IntGauge::new(
+                "teei_obs_span_queue_length",
+                "Spans waiting in the export queue",
+            )?,
+        };
+        for reason in ["queue_full", "export_failed", "shutdown"] {
+            metrics.dropped.with_label_values(&[reason]);
+        }
+        registry.register(Box::new(metrics.dropped.clone()))?;
+        registry.register(Box::new(metrics.exported.clone()))?;
+        registry.register(Box::new(metrics.failures.clone()))?;
+        registry.register(Box::new(metrics.queued.clone()))?;
+        Ok(metrics)
+    }
+
+    fn drop_spans(&self, reason: &str, count: usize) {
+        self.dropped
+            .with_label_values(&[reason])
+            .inc_by(count as u64);
+    }
+}
+
+/// Batching and timing of the export thread.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueueSettings {
+    pub(crate) capacity: usize,
+    pub(crate) max_batch: usize,
+    pub(crate) delay: Duration,
+    pub(crate) export_timeout: Duration,
+}
+
+enum Control {
+    Flush(mpsc::Sender<()>),
+    Shutdown(mpsc::Sender<()>),
+}
+
+/// The sink of sampled spans.
+enum Sink {
+    Queue {
+        spans: SyncSender<SpanData>,
+        control: Mutex<mpsc::Sender<Control>>,
+    },
+    Memory(Mutex<VecDeque<SpanData>>, usize),
+    Console,
+    Off,
+}
+
+/// The export pipeline the layer hands spans to.
+pub(crate) struct Pipeline {
+    sink: Sink,
+    metrics: PipelineMetrics,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").finish_non_exhaustive()
+    }
+}
+
+/// Why a flush or shutdown did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FlushError {
+    /// The export thread did not finish within the bound; spans may be lost.
+    #[error("span export did not finish within {0:?}")]
+    TimedOut(Duration),
+}
+
+impl Pipeline {
+    pub(crate) fn memory(capacity: usize, metrics: PipelineMetrics) -> Self {
+        Pipeline {
+            sink: Sink::Memory(Mutex::new(VecDeque::with_capacity(capacity)), capacity),
+            metrics,
+        }
+    }
+
+    pub(crate) fn console(metrics: PipelineMetrics) -> Self {
+        Pipeline {
+            sink: Sink::Console,
+            metrics,
+        }
+    }
+
+    pub(crate) fn off(metrics: PipelineMetrics) -> Self {
+        Pipeline {
+            sink: Sink::Off,
+            metrics,
+        }
+    }
+
+    /// Starts the export thread; `build` makes the exporter inside its runtime, and its
+    /// error is returned here, before any span is accepted.
+    pub(crate) fn exporting<E, B>(
+        build: B,
+        resource: Resource,
+        settings: QueueSettings,
+        metrics: PipelineMetrics,
+    ) -> Result<Self, String>
+    where
+        E: SpanExporter + 'static,
+        B: FnOnce() -> Result<E, String> + Send + 'static,
+    {
+        let (spans, spans_rx) = mpsc::sync_channel(settings.capacity);
+        let (control, control_rx) = mpsc::channel();
+        let (ready, ready_rx) = mpsc::channel();
+        let thread_metrics = metrics.clone();
+        std::thread::Builder::new()
+            .name("teei-obs-export".into())
+            .spawn(move || {
+                suppress_tracing();
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ =
+                            ready.send(Err(format!("cannot start the export runtime: {error}")));
+                        return;
+                    }
+                };
+                let exporter = {
+                    let _entered = runtime.enter();
+                    build()
+                };
+                match exporter {
+                    Ok(mut exporter) => {
+                        exporter.set_resource(&resource);
+                        let _ = ready.send(Ok(()));
+                        export_loop(
+                            &runtime,
+                            &exporter,
+                            &spans_rx,
+                            &control_rx,
+                            settings,
+                            &thread_metrics,
+                        );
+                        let _ = exporter.shutdown_with_timeout(settings.export_timeout);
+                    }
+                    Err(error) => {
+                        let _ = ready.send(Err(error));
+                    }
+                }
+            })
+            .map_err(|error| format!("cannot start the export thread: {error}"))?;
+        ready_rx
+            .recv()
+            .map_err(|_| "the export thread stopped while starting".to_owned())??;
+        Ok(Pipeline {
+            sink: Sink::Queue {
+                spans,
+                control: Mutex::new(control),
+            },
+            metrics,
+        })
+    }
+
+    /// Hands a finished sampled span over; never blocks.
+    pub(crate) fn submit(&self, span: SpanData) {
+        match &self.sink {
+            Sink::Queue { spans, .. } => match spans.try_send(span) {
+                Ok(()) => self.metrics.queued.inc(),
+                Err(TrySendError::Full(_)) => self.metrics.drop_spans("queue_full", 1),
+                Err(TrySendError::Disconnected(_)) => self.metrics.drop_spans("shutdown", 1),
+            },
+            Sink::Memory(buffer, capacity) => {
+                let mut buffer = buffer.lock().unwrap_or_else(|e| e.into_inner());
+                if buffer.len() == *capacity {
+                    buffer.pop_front();
+                }
+                buffer.push_back(span);
+                self.metrics.exported.inc();
+            }
+            Sink::Console => {
+                eprintln!(
+                    "span {} trace={} span={} parent={} {:?} {:?} {}µs {:?}",
+                    span.name,
+                    span.span_context.trace_id(),
+                    span.span_context.span_id(),
+                    span.parent_span_id,
+                    span.span_kind,
+                    span.status,
+                    span.end_time
+                        .duration_since(span.start_time)
+                        .unwrap_or_default()
+                        .as_micros(),
+                    span.attributes
+                        .iter()
+                        .map(|kv| format!("{}={}", kv.key, kv.value))
+                        .collect::<Vec<_>>(),
+                );
+                self.metrics.exported.inc();
+            }
+            Sink::Off => {}
+        }
+    }
+
+    /// The spans the embedded sink holds, oldest first (empty for other sinks).
+    pub(crate) fn recent(&self) -> Vec<SpanData> {
+        match &self.sink {
+            Sink::Memory(buffer, _) => buffer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Exports everything queued so far, waiting at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.control(Control::Flush, timeout)
+    }
+
+    /// Exports what is queued and stops the export thread, waiting at most `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.control(Control::Shutdown, timeout)
+    }
+
+    fn control(
+        &self,
+        message: fn(mpsc::Sender<()>) -> Control,
+        timeout: Duration,
+    ) -> Result<(), FlushError> {
+        let Sink::Queue { control, .. } = &self.sink else {
+            return Ok(());
+        };
+        let (done, done_rx) = mpsc::channel();
+        let sent = control
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(message(done));
+        if sent.is_err() {
+            return Ok(()); // already stopped
+        }
+        match done_rx.recv_timeout(timeout) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => Ok(()),
+            Err(RecvTimeoutError::Timeout) => Err(FlushError::TimedOut(timeout)),
+        }
+    }
+}
+
+fn export_loop<E: SpanExporter>(
+    runtime: &tokio::runtime::Runtime,
+    exporter: &E,
+    spans: &Receiver<SpanData>,
+    control: &Receiver<Control>,
+    settings: QueueSettings,
+    metrics: &PipelineMetrics,
+) {
+    let export = |batch: &mut Vec<SpanData>| {
+        if batch.is_empty() {
+            return;
+        }
+        let count = batch.len();
+        metrics.queued.sub(count as i64);
+        let result = runtime.block_on(tokio::time::timeout(
+            settings.export_timeout,
+            exporter.export(std::mem::take(batch)),
+        ));
+        match result {
+            Ok(Ok(())) => metrics.exported.inc_by(count as u64),
+            Ok(Err(error)) => {
+                metrics.failures.inc();
+                metrics.drop_spans("export_failed", count);
+                tracing::warn!(%error, spans = count, "span export failed");
+            }
+            Err(_) => {
+                metrics.failures.inc();
+                metrics.drop_spans("export_failed", count);
+                tracing::warn!(timeout = ?settings.export_timeout, spans = count, "span export timed out");
+            }
+        }
+    };
+    let drain = |batch: &mut Vec<SpanData>| {
+        while let Ok(span) = spans.try_recv() {
+            batch.push(span);
+            if batch.len() >= settings.max_batch {
+                export(batch);
+            }
+        }
+        export(batch);
+    };
+    let mut batch = Vec::with_capacity(settings.max_batch);
+    let mut deadline = Instant::now() + settings.delay;
+    loop {
+        match control.try_recv() {
+            Ok(Control::Flush(done)) => {
+                drain(&mut batch);
+                let _ = done.send(());
+            }
+            Ok(Control::Shutdown(done)) => {
+                drain(&mut batch);
+                let _ = done.send(());
+                return;
+            }
+            Err(TryRecvError::Disconnected) => {
+                drain(&mut batch);
+                return;
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+        // Wake at least every 50 ms to look at the control channel.
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(50));
+        match spans.recv_timeout(wait) {
+            Ok(span) => {
+                batch.push(span);
+                if batch.len() >= settings.max_batch {
+                    export(&mut batch);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                export(&mut batch);
+                return;
+            }
+        }
+        if Instant::now() >= deadline {
+            export(&mut batch);
+            deadline = Instant::now() + settings.delay;
+        }
+    }
+}

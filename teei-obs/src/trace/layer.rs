@@ -1,0 +1,352 @@
+//! The tracing layer that turns `tracing` spans into OpenTelemetry spans.
+//!
+//! Unlike a layer that builds every span and lets the SDK sample it at the end, this one
+//! makes the head-sampling decision when the span starts. An unsampled span costs an ID
+//! and a few bytes of state (its trace context still propagates); only sampled spans
+//! record fields, events and timestamps, and are handed to the export pipeline when they
+//! close.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::export::Pipeline;
+use super::ids;
+use super::propagation::{self, TraceParent};
+use super::sampler::Sampler;
+
+/// Events kept per span; later ones are counted as dropped.
+const MAX_EVENTS: usize = 128;
+/// Attributes kept per span or event.
+const MAX_ATTRIBUTES: usize = 128;
+
+/// The trace context of a live span, sampled or not.
+#[derive(Debug)]
+pub(crate) struct SpanState {
+    pub(crate) trace_id: u128,
+    pub(crate) span_id: u64,
+    pub(crate) sampled: bool,
+    pub(crate) trace_state: Option<TraceState>,
+    recording: Option<Box<Recording>>,
+}
+
+/// What a sampled span collects until it closes.
+#[derive(Debug)]
+struct Recording {
+    parent_span_id: u64,
+    parent_is_remote: bool,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    start: SystemTime,
+    attributes: Vec<KeyValue>,
+    dropped_attributes: u32,
+    events: SpanEvents,
+    status: Status,
+}
+
+/// The layer; add it to a `tracing_subscriber::Registry` (`init` does).
+#[derive(Clone)]
+pub struct OtelLayer {
+    sampler: Sampler,
+    pipeline: Arc<Pipeline>,
+    scope: opentelemetry::InstrumentationScope,
+}
+
+impl fmt::Debug for OtelLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelLayer")
+            .field("sampler", &self.sampler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtelLayer {
+    pub(crate) fn new(sampler: Sampler, pipeline: Arc<Pipeline>) -> Self {
+        OtelLayer {
+            sampler,
+            pipeline,
+            scope: opentelemetry::InstrumentationScope::builder("teei-obs")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        }
+    }
+}
+
+impl<S> Layer<S> for OtelLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let local_parent = span.parent().and_then(|parent| {
+            let extensions = parent.extensions();
+            extensions.get::<SpanState>().map(|state| TraceParent {
+                trace_id: state.trace_id,
+                span_id: state.span_id,
+                sampled: state.sampled,
+                trace_state: state.trace_state.clone(),
+            })
+        });
+        let (parent, parent_is_remote) = match local_parent {
+            Some(parent) => (Some(parent), false),
+            // A root span in a scope that continues a remote trace (a request, a message).
+            None => match propagation::remote_parent() {
+                Some(remote) => (Some(remote), true),
+                None => (None, false),
+            },
+        };
+        let trace_id = parent.as_ref().map_or_else(ids::trace_id, |p| p.trace_id);
+        let sampled = self
+            .sampler
+            .should_sample(trace_id, parent.as_ref().map(|p| p.sampled));
+        let recording = sampled.then(|| {
+            let metadata = attrs.metadata();
+            let mut recording = Box::new(Recording {
+                parent_span_id: parent.as_ref().map_or(0, |p| p.span_id),
+                parent_is_remote,
+                name: Cow::Borrowed(metadata.name()),
+                kind: SpanKind::Internal,
+                start: SystemTime::now(),
+                attributes: Vec::with_capacity(8),
+                dropped_attributes: 0,
+                events: SpanEvents::default(),
+                status: Status::Unset,
+            });
+            if let Some(module) = metadata.module_path() {
+                recording
+                    .attributes
+                    .push(KeyValue::new("code.namespace", module));
+            }
+            if let Some(file) = metadata.file() {
+                recording
+                    .attributes
+                    .push(KeyValue::new("code.filepath", file));
+            }
+            if let Some(line) = metadata.line() {
+                recording
+                    .attributes
+                    .push(KeyValue::new("code.lineno", i64::from(line)));
+            }
+            if let Some(correlation) = propagation::correlation_id() {
+                recording
+                    .attributes
+                    .push(KeyValue::new("correlation.id", correlation.to_string()));
+            }
+            attrs.record(&mut SpanVisitor(&mut recording));
+            recording
+        });
+        let state = SpanState {
+            trace_id,
+            span_id: ids::span_id(),
+            sampled,
+            trace_state: parent.and_then(|p| p.trace_state),
+            recording,
+        };
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(recording) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|state| state.recording.as_mut())
+        {
+            values.record(&mut SpanVisitor(recording));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        let Some(recording) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|state| state.recording.as_mut())
+        else {
+            return;
+        };
+        if recording.events.events.len() >= MAX_EVENTS {
+            recording.events.dropped_count += 1;
+            return;
+        }
+        let metadata = event.metadata();
+        let mut visitor = EventVisitor {
+            name: None,
+            attributes: vec![KeyValue::new("level", metadata.level().as_str())],
+            dropped: 0,
+        };
+        event.record(&mut visitor);
+        let name = visitor
+            .name
+            .map_or(Cow::Borrowed(metadata.name()), Cow::Owned);
+        recording
+            .events
+            .events
+            .push(opentelemetry::trace::Event::new(
+                name,
+                SystemTime::now(),
+                visitor.attributes,
+                visitor.dropped,
+            ));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
+            return;
+        };
+        let Some(recording) = state.recording else {
+            return;
+        };
+        let span_context = SpanContext::new(
+            TraceId::from(state.trace_id),
+            SpanId::from(state.span_id),
+            TraceFlags::SAMPLED,
+            false,
+            state.trace_state.unwrap_or_default(),
+        );
+        let recording = *recording;
+        self.pipeline.submit(SpanData {
+            span_context,
+            parent_span_id: SpanId::from(recording.parent_span_id),
+            parent_span_is_remote: recording.parent_is_remote,
+            span_kind: recording.kind,
+            name: recording.name,
+            start_time: recording.start,
+            end_time: SystemTime::now(),
+            attributes: recording.attributes,
+            dropped_attributes_count: recording.dropped_attributes,
+            events: recording.events,
+            links: SpanLinks::default(),
+            status: recording.status,
+            instrumentation_scope: self.scope.clone(),
+        });
+    }
+}
+
+/// Maps span fields to attributes; `otel.*` fields set the span's own properties.
+struct SpanVisitor<'a>(&'a mut Recording);
+
+impl SpanVisitor<'_> {
+    fn set(&mut self, field: &Field, value: Value) {
+        let recording = &mut *self.0;
+        match field.name() {
+            "otel.name" => recording.name = Cow::Owned(value.as_str().into_owned()),
+            "otel.kind" => {
+                recording.kind = match value.as_str().as_ref() {
+                    "server" => SpanKind::Server,
+                    "client" => SpanKind::Client,
+                    "producer" => SpanKind::Producer,
+                    "consumer" => SpanKind::Consumer,
+                    _ => SpanKind::Internal,
+                }
+            }
+            "otel.status_code" => {
+                recording.status = match value.as_str().as_ref() {
+                    "ERROR" | "error" => match &recording.status {
+                        Status::Error { .. } => recording.status.clone(),
+                        _ => Status::error(""),
+                    },
+                    "OK" | "ok" => Status::Ok,
+                    _ => Status::Unset,
+                }
+            }
+            "otel.status_description" => {
+                recording.status = Status::error(value.as_str().into_owned());
+            }
+            name => {
+                let key = Key::new(name);
+                if let Some(existing) = recording.attributes.iter_mut().find(|kv| kv.key == key) {
+                    existing.value = value;
+                } else if recording.attributes.len() < MAX_ATTRIBUTES {
+                    recording.attributes.push(KeyValue::new(key, value));
+                } else {
+                    recording.dropped_attributes += 1;
+                }
+            }
+        }
+    }
+}
+
+impl Visit for SpanVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field, Value::F64(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field, Value::I64(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set(
+            field,
+            i64::try_from(value)
+                .map_or_else(|_| Value::String(value.to_string().into()), Value::I64),
+        );
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field, Value::Bool(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set(field, Value::String(value.to_owned().into()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.set(field, Value::String(format!("{value:?}").into()));
+    }
+}
+
+/// Maps event fields to event attributes; `message` becomes the event's name.
+struct EventVisitor {
+    name: Option<String>,
+    attributes: Vec<KeyValue>,
+    dropped: u32,
+}
+
+impl EventVisitor {
+    fn push(&mut self, field: &Field, value: Value) {
+        if field.name() == "message" {
+            self.name = Some(value.as_str().into_owned());
+        } else if self.attributes.len() < MAX_ATTRIBUTES {
+            self.attributes.push(KeyValue::new(field.name(), value));
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+impl Visit for EventVisitor {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, Value::F64(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, Value::I64(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, Value::Bool(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, Value::String(value.to_owned().into()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, Value::String(format!("{value:?}").into()));
+    }
+}

@@ -1,0 +1,40 @@
+//! Tracing: `#[traced]` spans exported to OpenTelemetry, head sampling, and the propagation
+//! of trace context and correlation IDs across HTTP calls and message buses.
+//!
+//! [`init`](crate::init) installs a `tracing` subscriber made of a `tracing_subscriber`
+//! registry, the `RUST_LOG` level filter and [`OtelLayer`]. Every `tracing` span — from
+//! `#[traced]`, `#[instrument]` or a library — becomes an OpenTelemetry span when sampled.
+//!
+//! # Propagation
+//!
+//! Incoming: [`RequestContext::extract`] (the HTTP layer of [`Obs::layer`](crate::Obs::layer)
+//! does it for every request) reads `traceparent`, `tracestate`, `baggage`,
+//! `x-correlation-id` and `x-causation-id`; [`RequestContext::scope`] makes it current, so
+//! spans continue the remote trace and [`correlation_id`] answers anywhere in the task.
+//!
+//! Outgoing: [`inject`] (or [`inject_http`]) writes the current span's context and the IDs
+//! into an HTTP request's or a message's headers ([`MessageHeaders`]).
+
+mod export;
+mod ids;
+mod layer;
+mod propagation;
+mod sampler;
+
+pub use export::FlushError;
+pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
+pub use layer::OtelLayer;
+pub use opentelemetry_sdk::trace::SpanData;
+pub use propagation::{
+    CAUSATION_HEADER, CORRELATION_HEADER, HeaderCarrier, HeaderReader, MAX_ID_LEN, MessageHeaders,
+    RequestContext, correlation_id, current, extract_http, generate_id, inject, inject_http,
+    is_valid_id,
+};
+pub use sampler::{Root, Sampler, SamplerError};
+
+/// Parses a `RUST_LOG`-style list of `level` and `target=level` directives.
+pub(crate) fn parse_filter(
+    filter: &str,
+) -> Result<tracing_subscriber::filter::Targets, tracing_subscriber::filter::ParseError> {
+    filter.parse()
+}

@@ -1,0 +1,428 @@
+//! Carrying a trace and its correlation IDs across process boundaries: W3C Trace Context
+//! and Baggage through the OpenTelemetry propagators, and `x-correlation-id` /
+//! `x-causation-id` checked before they are trusted.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::sync::{Arc, LazyLock};
+
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+use super::ids;
+use super::layer::SpanState;
+
+/// The correlation header: one ID for everything a user action causes.
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+/// The causation header: the ID of the message or request that caused this one.
+pub const CAUSATION_HEADER: &str = "x-causation-id";
+/// The longest correlation or causation ID accepted; longer ones are replaced.
+pub const MAX_ID_LEN: usize = 128;
+
+static TRACE_CONTEXT: LazyLock<TraceContextPropagator> = LazyLock::new(TraceContextPropagator::new);
+static BAGGAGE: LazyLock<BaggagePropagator> = LazyLock::new(BaggagePropagator::new);
+
+/// The parent a span continues: a local span or a remote one.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TraceParent {
+    pub(crate) trace_id: u128,
+    pub(crate) span_id: u64,
+    pub(crate) sampled: bool,
+    pub(crate) trace_state: Option<TraceState>,
+}
+
+impl TraceParent {
+    fn from_span_context(context: &SpanContext) -> Option<Self> {
+        context.is_valid().then(|| TraceParent {
+            trace_id: u128::from_be_bytes(context.trace_id().to_bytes()),
+            span_id: u64::from_be_bytes(context.span_id().to_bytes()),
+            sampled: context.is_sampled(),
+            trace_state: Some(context.trace_state().clone())
+                .filter(|state| !state.header().is_empty()),
+        })
+    }
+
+    fn span_context(&self) -> SpanContext {
+        SpanContext::new(
+            self.trace_id.into(),
+            self.span_id.into(),
+            if self.sampled {
+                opentelemetry::trace::TraceFlags::SAMPLED
+            } else {
+                opentelemetry::trace::TraceFlags::default()
+            },
+            true,
+            self.trace_state.clone().unwrap_or_default(),
+        )
+    }
+}
+
+/// What a request or a message brings along: the remote trace context, the correlation and
+/// causation IDs, and the W3C baggage.
+///
+/// Inside [`RequestContext::scope`] (or [`RequestContext::in_scope`] for synchronous code),
+/// a span with no local parent continues the remote trace, and [`correlation_id`] answers
+/// anywhere in the task.
+///
+/// ```
+/// use teei_obs::trace::{MessageHeaders, RequestContext};
+///
+/// let mut headers = MessageHeaders::default();
+/// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// headers.insert("x-correlation-id", "order-42");
+/// let context = RequestContext::extract(&headers);
+/// assert_eq!(context.correlation_id(), "order-42");
+/// assert_eq!(context.trace_id().as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    parent: Option<TraceParent>,
+    correlation_id: Arc<str>,
+    causation_id: Option<Arc<str>>,
+    baggage: Arc<[(String, String)]>,
+}
+
+tokio::task_local! {
+    static TASK_CONTEXT: RequestContext;
+}
+
+thread_local! {
+    static THREAD_CONTEXT: RefCell<Option<RequestContext>> = const { RefCell::new(None) };
+    // Set on threads that must not produce spans of their own (the export thread).
+    static SUPPRESSED: Cell<bool> = const { Cell::new(false) };
+}
+
+impl RequestContext {
+    /// A context for work that starts here: no remote parent, a fresh correlation ID.
+    pub fn new_root() -> Self {
+        RequestContext {
+            parent: None,
+            correlation_id: generate_id().into(),
+            causation_id: None,
+            baggage: Arc::new([]),
+        }
+    }
+
+    /// Reads `traceparent`, `tracestate`, `baggage`, `x-correlation-id` and
+    /// `x-causation-id` from `carrier`.
+    ///
+    /// Never fails: an invalid `traceparent` (as the W3C specification defines it) means no
+    /// remote parent, so the next span starts a new trace; a missing or unacceptable
+    /// correlation ID is replaced by a generated one; an unacceptable causation ID is
+    /// dropped.
+    pub fn extract(carrier: &dyn Extractor) -> Self {
+        let trace = TRACE_CONTEXT.extract(carrier);
+        let parent = TraceParent::from_span_context(trace.span().span_context());
+        let baggage = BAGGAGE
+            .extract(carrier)
+            .baggage()
+            .iter()
+            .map(|(key, (value, _))| (key.to_string(), value.to_string()))
+            .collect();
+        let correlation_id = carrier
+            .get(CORRELATION_HEADER)
+            .filter(|id| is_valid_id(id))
+            .map_or_else(|| generate_id().into(), Arc::from);
+        let causation_id = carrier
+            .get(CAUSATION_HEADER)
+            .filter(|id| is_valid_id(id))
+            .map(Arc::from);
+        RequestContext {
+            parent,
+            correlation_id,
+            causation_id,
+            baggage,
+        }
+    }
+
+    /// The correlation ID.
+    pub fn correlation_id(&self) -> &str {
+        &self.correlation_id
+    }
+
+    /// The causation ID, if one came along.
+    pub fn causation_id(&self) -> Option<&str> {
+        self.causation_id.as_deref()
+    }
+
+    /// The remote trace ID in hex, if a valid `traceparent` came along.
+    pub fn trace_id(&self) -> Option<String> {
+        self.parent
+            .as_ref()
+            .map(|parent| format!("{:032x}", parent.trace_id))
+    }
+
+    /// Whether the remote parent was sampled, if there is one.
+    pub fn remote_sampled(&self) -> Option<bool> {
+        self.parent.as_ref().map(|parent| parent.sampled)
+    }
+
+    /// The W3C baggage that came along, as `(key, value)` pairs.
+    pub fn baggage(&self) -> &[(String, String)] {
+        &self.baggage
+    }
+
+    /// Runs `future` with this context current for its whole task.
+    pub async fn scope<F: Future>(self, future: F) -> F::Output {
+        TASK_CONTEXT.scope(self, future).await
+    }
+
+    /// Runs `f` with this context current on this thread.
+    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<RequestContext>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                THREAD_CONTEXT.with(|current| *current.borrow_mut() = previous);
+            }
+        }
+        let previous = THREAD_CONTEXT.with(|current| current.borrow_mut().replace(self));
+        let _restore = Restore(previous);
+        f()
+    }
+}
+
+/// The request context of the running task or thread, if any.
+pub fn current() -> Option<RequestContext> {
+    TASK_CONTEXT
+        .try_with(RequestContext::clone)
+        .ok()
+        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().clone()))
+}
+
+/// The correlation ID of the running request or message, if any.
+pub fn correlation_id() -> Option<Arc<str>> {
+    TASK_CONTEXT
+        .try_with(|context| context.correlation_id.clone())
+        .ok()
+        .or_else(|| {
+            THREAD_CONTEXT.with(|current| {
+                current
+                    .borrow()
+                    .as_ref()
+                    .map(|context| context.correlation_id.clone())
+            })
+        })
+}
+
+/// The remote parent for a root span created now, if a scope provides one.
+pub(crate) fn remote_parent() -> Option<TraceParent> {
+    if SUPPRESSED.with(Cell::get) {
+        // A span that is never sampled, so its children are not either.
+        return Some(TraceParent {
+            trace_id: ids::trace_id(),
+            span_id: ids::span_id(),
+            sampled: false,
+            trace_state: None,
+        });
+    }
+    TASK_CONTEXT
+        .try_with(|context| context.parent.clone())
+        .ok()
+        .or_else(|| {
+            THREAD_CONTEXT.with(|current| current.borrow().as_ref().map(|c| c.parent.clone()))
+        })
+        .flatten()
+}
+
+/// Marks this thread as one whose spans are never exported.
+pub(crate) fn suppress_tracing() {
+    SUPPRESSED.with(|suppressed| suppressed.set(true));
+}
+
+/// The trace context to send onward: the current span's, else the remote parent's.
+fn outgoing_parent() -> Option<TraceParent> {
+    let local = tracing::Span::current().with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let span = registry.span(id)?;
+        let extensions = span.extensions();
+        extensions.get::<SpanState>().map(|state| TraceParent {
+            trace_id: state.trace_id,
+            span_id: state.span_id,
+            sampled: state.sampled,
+            trace_state: state.trace_state.clone(),
+        })
+    });
+    local
+        .flatten()
+        .or_else(|| current().and_then(|context| context.parent))
+}
+
+/// Writes the current trace context, baggage, correlation and causation IDs into
+/// `carrier`: an outgoing HTTP request's headers or a message's headers.
+///
+/// The correlation and causation IDs travel unchanged; without a current span or request
+/// context nothing is written for the trace.
+pub fn inject(carrier: &mut dyn Injector) {
+    if let Some(parent) = outgoing_parent() {
+        let context = opentelemetry::Context::new().with_remote_span_context(parent.span_context());
+        TRACE_CONTEXT.inject_context(&context, carrier);
+    }
+    if let Some(context) = current() {
+        if !context.baggage.is_empty() {
+            let with_baggage = opentelemetry::Context::new().with_baggage(
+                context
+                    .baggage
+                    .iter()
+                    .map(|(key, value)| opentelemetry::KeyValue::new(key.clone(), value.clone())),
+            );
+            BAGGAGE.inject_context(&with_baggage, carrier);
+        }
+        carrier.set(CORRELATION_HEADER, context.correlation_id.to_string());
+        if let Some(causation) = &context.causation_id {
+            carrier.set(CAUSATION_HEADER, causation.to_string());
+        }
+    }
+}
+
+/// Whether `id` may be used as a correlation or causation ID: 1 to [`MAX_ID_LEN`] bytes of
+/// ASCII letters, digits, `-`, `_`, `.` and `:`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// A new random ID in UUID v4 form.
+pub fn generate_id() -> String {
+    let mut bytes = ids::trace_id().to_be_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// `http::HeaderMap` as a propagation carrier.
+#[derive(Debug)]
+pub struct HeaderCarrier<'a, T>(pub &'a mut T);
+
+impl Injector for HeaderCarrier<'_, http::HeaderMap> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Reads headers from an `http::HeaderMap`.
+#[derive(Debug)]
+pub struct HeaderReader<'a>(pub &'a http::HeaderMap);
+
+impl Extractor for HeaderReader<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// Injects the current context into an outgoing HTTP request's headers.
+pub fn inject_http(headers: &mut http::HeaderMap) {
+    inject(&mut HeaderCarrier(headers));
+}
+
+/// Extracts the context of an incoming HTTP request.
+pub fn extract_http(headers: &http::HeaderMap) -> RequestContext {
+    RequestContext::extract(&HeaderReader(headers))
+}
+
+/// Message headers as a message bus carries them (NATS-style: case-insensitive names,
+/// several values each).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageHeaders(Vec<(String, String)>);
+
+impl MessageHeaders {
+    /// Adds a header value.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every `(name, value)` pair in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl Injector for MessageHeaders {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.retain(|(name, _)| !name.eq_ignore_ascii_case(key));
+        self.0.push((key.to_owned(), value));
+    }
+}
+
+impl Extractor for MessageHeaders {
+    fn get(&self, key: &str) -> Option<&str> {
+        MessageHeaders::get(self, key)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_valid_uuid_v4() {
+        let id = generate_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(is_valid_id(&id));
+        assert_ne!(id, generate_id());
+    }
+
+    #[test]
+    fn ids_outside_the_safe_set_are_refused() {
+        for bad in [
+            "",
+            "a b",
+            "a\nb",
+            "ä",
+            "a\u{0}",
+            "<script>",
+            &"x".repeat(MAX_ID_LEN + 1),
+        ] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+        }
+        for good in ["abc-123", "01HF8Z:ab.c_d", &"x".repeat(MAX_ID_LEN)] {
+            assert!(is_valid_id(good), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn a_thread_scope_is_restored_after_it_ends() {
+        assert!(correlation_id().is_none());
+        let inner = RequestContext::new_root();
+        let id = inner.correlation_id().to_owned();
+        let seen = inner.in_scope(|| correlation_id());
+        assert_eq!(seen.as_deref(), Some(id.as_str()));
+        assert!(correlation_id().is_none());
+    }
+}
