@@ -1,6 +1,7 @@
 //! Parsing of macro arguments: syntax only, every problem of meaning is `valid.rs`'s.
 
-use proc_macro2::{Span, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token, bracketed, token};
@@ -88,4 +89,121 @@ fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {
         input.parse::<TokenTree>()?;
     }
     Ok(())
+}
+
+pub(crate) mod traced_kw {
+    syn::custom_keyword!(name);
+    syn::custom_keyword!(level);
+    syn::custom_keyword!(skip);
+    syn::custom_keyword!(skip_all);
+    syn::custom_keyword!(fields);
+    syn::custom_keyword!(err);
+    syn::custom_keyword!(ret);
+    syn::custom_keyword!(kind);
+}
+
+pub(crate) const TRACED_OPTIONS: &str =
+    "`name`, `level`, `skip`, `skip_all`, `fields`, `err`, `ret`, `kind`";
+
+/// How a value is formatted into the span: `Display` or `Debug`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Display,
+    Debug,
+}
+
+/// One argument of `#[traced(...)]`, as written.
+pub(crate) enum TracedArg {
+    Name(traced_kw::name, LitStr),
+    Level(traced_kw::level, LitStr),
+    Skip(traced_kw::skip, Punctuated<Ident, Token![,]>),
+    SkipAll(traced_kw::skip_all),
+    Fields(traced_kw::fields, TokenStream),
+    Err(traced_kw::err, Option<(Ident, Format)>),
+    Ret(traced_kw::ret, Option<(Ident, Format)>),
+    Kind(traced_kw::kind, LitStr),
+    Unknown(Ident),
+}
+
+/// The argument list of `#[traced(...)]`.
+pub(crate) struct TracedArgs(pub(crate) Vec<TracedArg>);
+
+fn string_value<K: Parse>(input: ParseStream<'_>, option: &str, example: &str) -> syn::Result<(K, LitStr)> {
+    let keyword = input.parse()?;
+    input.parse::<Token![=]>()?;
+    if !input.peek(LitStr) {
+        return Err(input.error(format!(
+            "#[traced] `{option}` takes a string literal, e.g. `{option} = {example}`"
+        )));
+    }
+    Ok((keyword, input.parse()?))
+}
+
+fn format_arg(input: ParseStream<'_>) -> syn::Result<Option<(Ident, Format)>> {
+    if !input.peek(syn::token::Paren) {
+        return Ok(None);
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let ident: Ident = content.parse()?;
+    let format = match ident.to_string().as_str() {
+        "Display" => Format::Display,
+        "Debug" => Format::Debug,
+        _ => {
+            return Err(syn::Error::new(
+                ident.span(),
+                "#[traced] expected `Display` or `Debug` here",
+            ));
+        }
+    };
+    Ok(Some((ident, format)))
+}
+
+impl Parse for TracedArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = Vec::new();
+        while !input.is_empty() {
+            let lookahead = input.lookahead1();
+            let arg = if lookahead.peek(traced_kw::name) {
+                let (keyword, value) = string_value(input, "name", "\"checkout\"")?;
+                TracedArg::Name(keyword, value)
+            } else if lookahead.peek(traced_kw::level) {
+                let (keyword, value) = string_value(input, "level", "\"debug\"")?;
+                TracedArg::Level(keyword, value)
+            } else if lookahead.peek(traced_kw::kind) {
+                let (keyword, value) = string_value(input, "kind", "\"client\"")?;
+                TracedArg::Kind(keyword, value)
+            } else if lookahead.peek(traced_kw::skip_all) {
+                TracedArg::SkipAll(input.parse()?)
+            } else if lookahead.peek(traced_kw::skip) {
+                let keyword = input.parse()?;
+                let content;
+                syn::parenthesized!(content in input);
+                TracedArg::Skip(keyword, content.parse_terminated(Ident::parse_any, Token![,])?)
+            } else if lookahead.peek(traced_kw::fields) {
+                let keyword = input.parse()?;
+                let content;
+                syn::parenthesized!(content in input);
+                TracedArg::Fields(keyword, content.parse()?)
+            } else if lookahead.peek(traced_kw::err) {
+                let keyword = input.parse()?;
+                TracedArg::Err(keyword, format_arg(input)?)
+            } else if lookahead.peek(traced_kw::ret) {
+                let keyword = input.parse()?;
+                TracedArg::Ret(keyword, format_arg(input)?)
+            } else if input.peek(Ident) {
+                let ident = input.parse()?;
+                skip_to_comma(input)?;
+                TracedArg::Unknown(ident)
+            } else {
+                return Err(lookahead.error());
+            };
+            args.push(arg);
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(TracedArgs(args))
+    }
 }

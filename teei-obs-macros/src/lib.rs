@@ -6,12 +6,19 @@ use proc_macro::TokenStream;
 mod args;
 mod counted;
 mod item;
+mod traced;
 mod valid;
 
 /// Counts the calls of a function by result; see `teei_obs::counted` for the documentation.
 #[proc_macro_attribute]
 pub fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
     expand_with(args, item, counted::expand)
+}
+
+/// Wraps a function in a `tracing` span exported to OpenTelemetry; see `teei_obs::traced`.
+#[proc_macro_attribute]
+pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_with(args, item, traced::expand)
 }
 
 /// The one funnel from a macro's `syn::Result` to tokens. On error the original item is

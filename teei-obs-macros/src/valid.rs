@@ -4,7 +4,9 @@
 use proc_macro2::Span;
 use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, UnOp};
 
-use crate::args::{COUNTED_OPTIONS, CountedArg, CountedArgs};
+use crate::args::{
+    COUNTED_OPTIONS, CountedArg, CountedArgs, Format, TRACED_OPTIONS, TracedArg, TracedArgs,
+};
 
 /// Collects errors; `finish` turns them into one combined `syn::Error`.
 #[derive(Default)]
@@ -38,11 +40,18 @@ impl Errors {
 }
 
 /// Records the first occurrence of an option; a second is an error on its keyword.
-fn once<T>(slot: &mut Option<T>, value: T, span: Span, option: &str, errors: &mut Errors) {
+fn once<T>(
+    macro_name: &str,
+    slot: &mut Option<T>,
+    value: T,
+    span: Span,
+    option: &str,
+    errors: &mut Errors,
+) {
     if slot.is_some() {
         errors.push(
             span,
-            format!("#[counted] option `{option}` specified more than once"),
+            format!("#[{macro_name}] option `{option}` specified more than once"),
         );
     } else {
         *slot = Some(value);
@@ -68,13 +77,13 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
     for arg in args.0 {
         match arg {
             CountedArg::Name(keyword, value) => {
-                once(&mut name, value, keyword.span, "name", errors);
+                once("counted", &mut name, value, keyword.span, "name", errors);
             }
             CountedArg::Duration(keyword) => {
-                once(&mut duration, (), keyword.span, "duration", errors);
+                once("counted", &mut duration, (), keyword.span, "duration", errors);
             }
             CountedArg::Concurrent(keyword) => {
-                once(&mut concurrent, (), keyword.span, "concurrent", errors);
+                once("counted", &mut concurrent, (), keyword.span, "concurrent", errors);
             }
             CountedArg::Buckets {
                 keyword,
@@ -82,7 +91,7 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
                 bounds,
             } => {
                 let parsed = bucket_bounds(bracket, bounds.iter(), errors);
-                once(&mut buckets, parsed, keyword.span, "buckets", errors);
+                once("counted", &mut buckets, parsed, keyword.span, "buckets", errors);
             }
             CountedArg::Unknown(ident) => errors.push(
                 ident.span(),
@@ -215,5 +224,151 @@ pub(crate) fn check_fn(macro_name: &str, function: &ItemFn, errors: &mut Errors)
             variadic,
             format!("#[{macro_name}] cannot be applied to a variadic function"),
         );
+    }
+}
+
+/// The checked options of `#[traced]`.
+pub(crate) struct TracedOptions {
+    pub(crate) name: Option<String>,
+    /// `TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR`.
+    pub(crate) level: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) skip: Vec<syn::Ident>,
+    pub(crate) fields: Option<proc_macro2::TokenStream>,
+    pub(crate) err: Option<(Span, Format)>,
+    pub(crate) ret: Option<(Span, Format)>,
+}
+
+const LEVELS: [(&str, &str); 5] = [
+    ("trace", "TRACE"),
+    ("debug", "DEBUG"),
+    ("info", "INFO"),
+    ("warn", "WARN"),
+    ("error", "ERROR"),
+];
+const KINDS: [&str; 5] = ["server", "client", "internal", "producer", "consumer"];
+
+pub(crate) fn traced_options(args: TracedArgs, errors: &mut Errors) -> TracedOptions {
+    let mut name = None;
+    let mut level = None;
+    let mut kind = None;
+    let mut skip = None;
+    let mut skip_all = None;
+    let mut fields = None;
+    let mut err = None;
+    let mut ret = None;
+    for arg in args.0 {
+        match arg {
+            TracedArg::Name(keyword, value) => {
+                if value.value().trim().is_empty() {
+                    errors.push(value.span(), "#[traced] `name` must not be empty");
+                }
+                once("traced", &mut name, value.value(), keyword.span, "name", errors);
+            }
+            TracedArg::Level(keyword, value) => {
+                let text = value.value().to_ascii_lowercase();
+                match LEVELS.iter().find(|(name, _)| *name == text) {
+                    Some((_, level_name)) => {
+                        once("traced", &mut level, *level_name, keyword.span, "level", errors);
+                    }
+                    None => errors.push(
+                        value.span(),
+                        format!(
+                            "#[traced] unknown level {:?}; expected one of \"trace\", \"debug\", \"info\", \"warn\", \"error\"",
+                            value.value()
+                        ),
+                    ),
+                }
+            }
+            TracedArg::Kind(keyword, value) => match KINDS.iter().find(|k| **k == value.value()) {
+                Some(found) => once("traced", &mut kind, *found, keyword.span, "kind", errors),
+                None => errors.push(
+                    value.span(),
+                    format!(
+                        "#[traced] unknown span kind {:?}; expected one of \"server\", \"client\", \"internal\", \"producer\", \"consumer\"",
+                        value.value()
+                    ),
+                ),
+            },
+            TracedArg::Skip(keyword, idents) => {
+                once("traced", &mut skip, idents.into_iter().collect::<Vec<_>>(), keyword.span, "skip", errors);
+            }
+            TracedArg::SkipAll(keyword) => {
+                once("traced", &mut skip_all, keyword.span, keyword.span, "skip_all", errors);
+            }
+            TracedArg::Fields(keyword, tokens) => {
+                once("traced", &mut fields, tokens, keyword.span, "fields", errors);
+            }
+            TracedArg::Err(keyword, format) => {
+                let format = format.map_or(Format::Display, |(_, f)| f);
+                once("traced", &mut err, (keyword.span, format), keyword.span, "err", errors);
+            }
+            TracedArg::Ret(keyword, format) => {
+                let format = format.map_or(Format::Debug, |(_, f)| f);
+                once("traced", &mut ret, (keyword.span, format), keyword.span, "ret", errors);
+            }
+            TracedArg::Unknown(ident) => errors.push(
+                ident.span(),
+                format!("unknown #[traced] option `{ident}`; expected one of {TRACED_OPTIONS}"),
+            ),
+        }
+    }
+    if let (Some(_), Some(span)) = (&skip, skip_all) {
+        errors.push(span, "#[traced] `skip_all` already skips every argument; drop `skip(..)`");
+    }
+    TracedOptions {
+        name,
+        level: level.unwrap_or("INFO"),
+        kind: kind.unwrap_or("internal"),
+        skip: skip.unwrap_or_default(),
+        fields,
+        err,
+        ret,
+    }
+}
+
+/// `skip(..)` must name parameters, and a skipped parameter cannot be recorded in
+/// `fields(..)` by its bare name.
+pub(crate) fn check_traced_params(options: &TracedOptions, function: &ItemFn, errors: &mut Errors) {
+    let params: Vec<String> = function
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(typed) => match &*typed.pat {
+                syn::Pat::Ident(ident) => Some(ident.ident.to_string()),
+                _ => None,
+            },
+            syn::FnArg::Receiver(_) => Some("self".to_owned()),
+        })
+        .collect();
+    for ident in &options.skip {
+        if !params.contains(&ident.to_string()) {
+            errors.push(
+                ident.span(),
+                format!("#[traced] `skip` names `{ident}`, which is not a parameter of this function"),
+            );
+        }
+    }
+    if let Some(fields) = &options.fields {
+        let mut segment: Vec<proc_macro2::TokenTree> = Vec::new();
+        let mut check = |segment: &mut Vec<proc_macro2::TokenTree>| {
+            if let [proc_macro2::TokenTree::Ident(ident)] = segment.as_slice()
+                && options.skip.iter().any(|skipped| skipped == ident)
+            {
+                errors.push(
+                    ident.span(),
+                    format!("#[traced] `{ident}` is skipped and cannot be recorded in `fields`"),
+                );
+            }
+            segment.clear();
+        };
+        for tree in fields.clone() {
+            match &tree {
+                proc_macro2::TokenTree::Punct(punct) if punct.as_char() == ',' => check(&mut segment),
+                _ => segment.push(tree),
+            }
+        }
+        check(&mut segment);
     }
 }

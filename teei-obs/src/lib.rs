@@ -60,6 +60,8 @@ pub use config::Config;
 use config::{Protocol, TraceExport};
 #[doc = include_str!("../../docs/counted.md")]
 pub use teei_obs_macros::counted;
+#[doc = include_str!("../../docs/traced.md")]
+pub use teei_obs_macros::traced;
 
 /// Why [`init`] refused to start.
 #[derive(Debug, thiserror::Error)]
@@ -292,7 +294,8 @@ pub mod __private {
         AnyOutcome, Call, Histogram, NO_TIMING, NoTiming, ResultOutcome, Timing,
     };
     pub use crate::metrics::slot::{ROWS, Slot};
-    pub use crate::registry::{FunctionEntry, Instrumentation};
+    pub use crate::registry::{FunctionEntry, Instrumentation, TracedInfo};
+    pub use tracing;
 
     /// Every `#[counted]` function of the binary. Prefixed: linkme names the link section
     /// after the slice's identifier, and two slices of one name collide.

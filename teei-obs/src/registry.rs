@@ -36,6 +36,42 @@ impl fmt::Display for Location {
 pub enum Instrumentation {
     /// `#[counted]`: call counters, and optionally a duration histogram and a gauge.
     Counted(&'static FunctionMetrics),
+    /// `#[traced]`: a span around every call.
+    Traced(&'static TracedInfo),
+}
+
+/// What `#[traced]` declared for a function.
+#[derive(Debug)]
+pub struct TracedInfo {
+    span_name: &'static str,
+    level: tracing::Level,
+    kind: &'static str,
+}
+
+impl TracedInfo {
+    #[doc(hidden)]
+    pub const fn new(span_name: &'static str, level: tracing::Level, kind: &'static str) -> Self {
+        TracedInfo {
+            span_name,
+            level,
+            kind,
+        }
+    }
+
+    /// The span's name.
+    pub fn span_name(&self) -> &'static str {
+        self.span_name
+    }
+
+    /// The span's level.
+    pub fn level(&self) -> tracing::Level {
+        self.level
+    }
+
+    /// The OpenTelemetry span kind: `server`, `client`, `internal`, `producer` or `consumer`.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
 }
 
 /// One annotated function, as its macro registered it.
@@ -88,11 +124,21 @@ impl FunctionEntry {
     pub fn metrics(&self) -> Option<&'static FunctionMetrics> {
         match self.instrumentation {
             Instrumentation::Counted(metrics) => Some(metrics),
+            Instrumentation::Traced(_) => None,
+        }
+    }
+
+    /// What `#[traced]` declared, if the function is traced.
+    pub fn traced(&self) -> Option<&'static TracedInfo> {
+        match self.instrumentation {
+            Instrumentation::Traced(info) => Some(info),
+            Instrumentation::Counted(_) => None,
         }
     }
 }
 
-/// Every annotated function linked into this binary, in link order.
+/// Every annotated function linked into this binary, in link order: one entry per
+/// macro, so a function that is both `#[counted]` and `#[traced]` appears twice.
 ///
 /// ```
 /// #[teei_obs::counted]
@@ -160,7 +206,8 @@ pub(crate) fn validate<'a>(
 ) -> Vec<RegistryError> {
     let mut problems = Vec::new();
     let mut seen: HashMap<(&str, &str), Location> = HashMap::new();
-    for entry in entries {
+    // Only counted functions export series; span names may repeat.
+    for entry in entries.into_iter().filter(|entry| entry.metrics().is_some()) {
         if !is_valid_name(entry.name) {
             problems.push(RegistryError::InvalidName {
                 name: entry.name,

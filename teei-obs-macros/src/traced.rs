@@ -1,0 +1,145 @@
+//! Expansion of `#[traced]`.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::ItemFn;
+use syn::ext::IdentExt;
+
+use crate::args::{Format, TracedArgs};
+use crate::item::{Function, parse_fn};
+use crate::valid::{Errors, TracedOptions, check_fn, check_traced_params, traced_options};
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let options = match syn::parse2::<TracedArgs>(args) {
+        Ok(args) => Some(traced_options(args, &mut errors)),
+        Err(error) => {
+            errors.push_error(error);
+            None
+        }
+    };
+    match parse_fn("traced", item) {
+        Ok(function) => {
+            check_fn("traced", &function, &mut errors);
+            if let Some(options) = &options {
+                check_traced_params(options, &function, &mut errors);
+            }
+            errors.finish()?;
+            Ok(wrap(function, options.expect("options parsed when no error")))
+        }
+        Err(error) => {
+            errors.push_error(error);
+            errors.finish()?;
+            unreachable!("an error was pushed")
+        }
+    }
+}
+
+fn formatted(format: Format, value: TokenStream) -> TokenStream {
+    match format {
+        Format::Display => quote!(::teei_obs::__private::tracing::field::display(#value)),
+        Format::Debug => quote!(::teei_obs::__private::tracing::field::debug(#value)),
+    }
+}
+
+fn wrap(function: ItemFn, options: TracedOptions) -> TokenStream {
+    let function = Function::new(function);
+    let sig = &function.sig;
+    let fn_name = sig.ident.unraw().to_string();
+    let span_name = options.name.clone().unwrap_or_else(|| fn_name.clone());
+    let line = quote_spanned!(sig.ident.span()=> ::core::line!());
+    let level = format_ident!("{}", options.level);
+    let level = quote!(::teei_obs::__private::tracing::Level::#level);
+    let kind = options.kind;
+    let fields = options.fields.as_ref().map(|fields| quote!(, #fields));
+    let status_field = options
+        .err
+        .map(|_| quote!(, otel.status_description = ::teei_obs::__private::tracing::field::Empty));
+
+    let statics = quote! {
+        static __TEEI_TRACED: ::teei_obs::__private::TracedInfo =
+            ::teei_obs::__private::TracedInfo::new(#span_name, #level, #kind);
+        #[::teei_obs::__private::linkme::distributed_slice(::teei_obs::__private::TEEI_OBS_FUNCTIONS)]
+        #[linkme(crate = ::teei_obs::__private::linkme)]
+        #[allow(unsafe_code)]
+        static __TEEI_TRACE_ENTRY: ::teei_obs::__private::FunctionEntry =
+            ::teei_obs::__private::FunctionEntry::new(
+                #fn_name,
+                ::core::module_path!(),
+                ::core::file!(),
+                #line,
+                ::teei_obs::__private::Instrumentation::Traced(&__TEEI_TRACED),
+            );
+        let __teei_span = ::teei_obs::__private::tracing::span!(
+            target: ::core::module_path!(),
+            #level,
+            #span_name,
+            otel.kind = #kind
+            #fields
+            #status_field
+        );
+    };
+
+    let on_error = options.err.map(|(span, format)| {
+        let value = formatted(format, quote!(__teei_error));
+        quote_spanned! {span=>
+            if let ::core::result::Result::Err(__teei_error) = &__teei_ret {
+                __teei_span.record("otel.status_description", #value);
+                ::teei_obs::__private::tracing::event!(
+                    target: ::core::module_path!(),
+                    parent: &__teei_span,
+                    ::teei_obs::__private::tracing::Level::ERROR,
+                    exception.message = #value,
+                    "exception"
+                );
+            }
+        }
+    });
+    let on_return = options.ret.map(|(span, format)| {
+        let value = formatted(format, quote!(&__teei_ret));
+        quote_spanned! {span=>
+            ::teei_obs::__private::tracing::event!(
+                target: ::core::module_path!(),
+                parent: &__teei_span,
+                #level,
+                return_value = #value,
+                "return"
+            );
+        }
+    });
+
+    let body = if function.diverges() {
+        let block = &function.block;
+        quote! {
+            #statics
+            let __teei_guard = __teei_span.enter();
+            #block
+        }
+    } else {
+        let annotation = function.return_annotation();
+        let body = function.body_expr();
+        let call = if function.sig.asyncness.is_some() {
+            quote! {
+                ::teei_obs::__private::tracing::Instrument::instrument(
+                    #body,
+                    ::core::clone::Clone::clone(&__teei_span),
+                ).await
+            }
+        } else {
+            quote! {{
+                let __teei_guard = __teei_span.enter();
+                #[allow(clippy::redundant_closure_call)]
+                let __teei_ret = #body;
+                __teei_ret
+            }}
+        };
+        quote! {
+            #statics
+            let __teei_ret #annotation = #call;
+            #on_error
+            #on_return
+            __teei_ret
+        }
+    };
+    function.assemble(body)
+}
