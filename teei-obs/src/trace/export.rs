@@ -300,23 +300,25 @@ fn export_loop<E: SpanExporter>(
         }
         let count = batch.len();
         metrics.queued.sub(count as i64);
-        let result = runtime.block_on(tokio::time::timeout(
-            settings.export_timeout,
-            exporter.export(std::mem::take(batch)),
-        ));
-        match result {
-            Ok(Ok(())) => metrics.exported.inc_by(count as u64),
-            Ok(Err(error)) => {
-                metrics.failures.inc();
-                metrics.drop_spans("export_failed", count);
-                tracing::warn!(%error, spans = count, "span export failed");
+        let spans = std::mem::take(batch);
+        // A panicking exporter costs its batch, not the export thread.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                tokio::time::timeout(settings.export_timeout, exporter.export(spans)).await
+            })
+        }));
+        let failure = match result {
+            Ok(Ok(Ok(()))) => {
+                metrics.exported.inc_by(count as u64);
+                return;
             }
-            Err(_) => {
-                metrics.failures.inc();
-                metrics.drop_spans("export_failed", count);
-                tracing::warn!(timeout = ?settings.export_timeout, spans = count, "span export timed out");
-            }
-        }
+            Ok(Ok(Err(error))) => error.to_string(),
+            Ok(Err(_)) => format!("timed out after {:?}", settings.export_timeout),
+            Err(_) => "the exporter panicked".to_owned(),
+        };
+        metrics.failures.inc();
+        metrics.drop_spans("export_failed", count);
+        tracing::warn!(error = %failure, spans = count, "span export failed");
     };
     let drain = |batch: &mut Vec<SpanData>| {
         while let Ok(span) = spans.try_recv() {
