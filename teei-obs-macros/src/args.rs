@@ -128,7 +128,11 @@ pub(crate) enum TracedArg {
 /// The argument list of `#[traced(...)]`.
 pub(crate) struct TracedArgs(pub(crate) Vec<TracedArg>);
 
-fn string_value<K: Parse>(input: ParseStream<'_>, option: &str, example: &str) -> syn::Result<(K, LitStr)> {
+fn string_value<K: Parse>(
+    input: ParseStream<'_>,
+    option: &str,
+    example: &str,
+) -> syn::Result<(K, LitStr)> {
     let keyword = input.parse()?;
     input.parse::<Token![=]>()?;
     if !input.peek(LitStr) {
@@ -179,7 +183,10 @@ impl Parse for TracedArgs {
                 let keyword = input.parse()?;
                 let content;
                 syn::parenthesized!(content in input);
-                TracedArg::Skip(keyword, content.parse_terminated(Ident::parse_any, Token![,])?)
+                TracedArg::Skip(
+                    keyword,
+                    content.parse_terminated(Ident::parse_any, Token![,])?,
+                )
             } else if lookahead.peek(traced_kw::fields) {
                 let keyword = input.parse()?;
                 let content;

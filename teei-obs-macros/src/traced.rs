@@ -25,7 +25,10 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 check_traced_params(options, &function, &mut errors);
             }
             errors.finish()?;
-            Ok(wrap(function, options.expect("options parsed when no error")))
+            Ok(wrap(
+                function,
+                options.expect("options parsed when no error"),
+            ))
         }
         Err(error) => {
             errors.push_error(error);

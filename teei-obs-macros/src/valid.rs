@@ -80,10 +80,24 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
                 once("counted", &mut name, value, keyword.span, "name", errors);
             }
             CountedArg::Duration(keyword) => {
-                once("counted", &mut duration, (), keyword.span, "duration", errors);
+                once(
+                    "counted",
+                    &mut duration,
+                    (),
+                    keyword.span,
+                    "duration",
+                    errors,
+                );
             }
             CountedArg::Concurrent(keyword) => {
-                once("counted", &mut concurrent, (), keyword.span, "concurrent", errors);
+                once(
+                    "counted",
+                    &mut concurrent,
+                    (),
+                    keyword.span,
+                    "concurrent",
+                    errors,
+                );
             }
             CountedArg::Buckets {
                 keyword,
@@ -91,7 +105,14 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
                 bounds,
             } => {
                 let parsed = bucket_bounds(bracket, bounds.iter(), errors);
-                once("counted", &mut buckets, parsed, keyword.span, "buckets", errors);
+                once(
+                    "counted",
+                    &mut buckets,
+                    parsed,
+                    keyword.span,
+                    "buckets",
+                    errors,
+                );
             }
             CountedArg::Unknown(ident) => errors.push(
                 ident.span(),
@@ -206,7 +227,7 @@ pub(crate) fn check_fn(macro_name: &str, function: &ItemFn, errors: &mut Errors)
         errors.push(
             constness.span,
             format!(
-                "#[{macro_name}] cannot be applied to a `const fn`: metrics are updated at run time"
+                "#[{macro_name}] cannot be applied to a `const fn`: it can run at compile time, where nothing is observed"
             ),
         );
     }
@@ -215,7 +236,7 @@ pub(crate) fn check_fn(macro_name: &str, function: &ItemFn, errors: &mut Errors)
             abi,
             format!(
                 "#[{macro_name}] cannot be applied to an `extern` function: a panic cannot \
-                 unwind through it to be counted"
+                 unwind through it to be observed"
             ),
         );
     }
@@ -314,7 +335,10 @@ pub(crate) fn traced_options(args: TracedArgs, errors: &mut Errors) -> TracedOpt
         }
     }
     if let (Some(_), Some(span)) = (&skip, skip_all) {
-        errors.push(span, "#[traced] `skip_all` already skips every argument; drop `skip(..)`");
+        errors.push(
+            span,
+            "#[traced] `skip_all` already skips every argument; drop `skip(..)`",
+        );
     }
     TracedOptions {
         name,
@@ -346,7 +370,9 @@ pub(crate) fn check_traced_params(options: &TracedOptions, function: &ItemFn, er
         if !params.contains(&ident.to_string()) {
             errors.push(
                 ident.span(),
-                format!("#[traced] `skip` names `{ident}`, which is not a parameter of this function"),
+                format!(
+                    "#[traced] `skip` names `{ident}`, which is not a parameter of this function"
+                ),
             );
         }
     }
@@ -365,7 +391,9 @@ pub(crate) fn check_traced_params(options: &TracedOptions, function: &ItemFn, er
         };
         for tree in fields.clone() {
             match &tree {
-                proc_macro2::TokenTree::Punct(punct) if punct.as_char() == ',' => check(&mut segment),
+                proc_macro2::TokenTree::Punct(punct) if punct.as_char() == ',' => {
+                    check(&mut segment)
+                }
                 _ => segment.push(tree),
             }
         }

@@ -80,6 +80,7 @@ pub struct Config {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) log_filter: String,
     pub(crate) install_subscriber: bool,
+    pub(crate) memory_capacity: usize,
 }
 
 impl Config {
@@ -98,6 +99,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(5),
             log_filter: "info".to_owned(),
             install_subscriber: true,
+            memory_capacity: 1024,
         }
     }
 
@@ -276,6 +278,12 @@ impl Config {
     /// Sets the time between exports.
     pub fn export_interval(mut self, delay: Duration) -> Self {
         self.schedule_delay = delay;
+        self
+    }
+
+    /// Sets how many spans the in-memory export keeps (the oldest go first).
+    pub fn memory_capacity(mut self, spans: usize) -> Self {
+        self.memory_capacity = spans.max(1);
         self
     }
 

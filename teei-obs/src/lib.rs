@@ -195,7 +195,7 @@ fn build_pipeline(
             .map_err(InitError::Exporter)?
         }
         TraceExport::Console => trace::Pipeline::console(metrics),
-        TraceExport::Memory => trace::Pipeline::memory(1024, metrics),
+        TraceExport::Memory => trace::Pipeline::memory(config.memory_capacity, metrics),
         TraceExport::None => trace::Pipeline::off(metrics),
     })
 }

@@ -207,7 +207,10 @@ pub(crate) fn validate<'a>(
     let mut problems = Vec::new();
     let mut seen: HashMap<(&str, &str), Location> = HashMap::new();
     // Only counted functions export series; span names may repeat.
-    for entry in entries.into_iter().filter(|entry| entry.metrics().is_some()) {
+    for entry in entries
+        .into_iter()
+        .filter(|entry| entry.metrics().is_some())
+    {
         if !is_valid_name(entry.name) {
             problems.push(RegistryError::InvalidName {
                 name: entry.name,

@@ -36,9 +36,25 @@ impl Response {
 ///
 /// Bounded: gives up after five seconds.
 pub async fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<Response> {
+    request_with_headers(addr, method, path, &[]).await
+}
+
+/// Like [`request`], with extra header lines (sent byte for byte, so tests can send what a
+/// hostile client would).
+pub async fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
     tokio::time::timeout(Duration::from_secs(5), async {
         let mut stream = TcpStream::connect(addr).await?;
-        let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
+        let head =
+            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n");
         stream.write_all(head.as_bytes()).await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;

@@ -114,7 +114,9 @@ impl TraceService for GrpcReceiver {
 /// Starts a gRPC OTLP receiver on `addr` (a port on 127.0.0.1).
 pub async fn grpc_receiver(addr: SocketAddr) -> Received {
     let received = Received::default();
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind receiver");
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind receiver");
     let service = TraceServiceServer::new(GrpcReceiver(received.clone()));
     tokio::spawn(async move {
         tonic::transport::Server::builder()
@@ -138,7 +140,9 @@ pub async fn http_receiver(addr: SocketAddr) -> Received {
                 match ExportTraceServiceRequest::decode(body) {
                     Ok(request) => {
                         state.push(request);
-                        let response = ExportTraceServiceResponse { partial_success: None };
+                        let response = ExportTraceServiceResponse {
+                            partial_success: None,
+                        };
                         (
                             axum::http::StatusCode::OK,
                             [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")],
@@ -154,7 +158,9 @@ pub async fn http_receiver(addr: SocketAddr) -> Received {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind receiver");
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind receiver");
     tokio::spawn(async move {
         axum::serve(listener, router).await.expect("receiver");
     });

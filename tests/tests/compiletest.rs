@@ -7,3 +7,10 @@ fn counted_ui() {
     cases.pass("ui/counted/pass/*.rs");
     cases.compile_fail("ui/counted/fail/*.rs");
 }
+
+#[test]
+fn traced_ui() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("ui/traced/pass/*.rs");
+    cases.compile_fail("ui/traced/fail/*.rs");
+}

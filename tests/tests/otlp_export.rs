@@ -27,7 +27,11 @@ fn checkout(id: u64) -> Result<(), Declined> {
 
 #[traced(kind = "client", err)]
 fn charge(id: u64) -> Result<(), Declined> {
-    if id % 2 == 0 { Err(Declined) } else { Ok(()) }
+    if id.is_multiple_of(2) {
+        Err(Declined)
+    } else {
+        Ok(())
+    }
 }
 
 fn config(endpoint: String, protocol: Protocol) -> teei_obs::Config {
@@ -66,14 +70,19 @@ async fn export_and_check(obs: teei_obs::Obs, received: Received) {
     let ok_root = find("checkout", "1");
     let failed_root = find("checkout", "2");
     assert_eq!(ok_root.span.kind, SpanKind::Server as i32);
-    assert!(ok_root.span.parent_span_id.is_empty(), "a root has no parent");
+    assert!(
+        ok_root.span.parent_span_id.is_empty(),
+        "a root has no parent"
+    );
     for (key, value) in [
         ("service.name", "otlp-test"),
         ("service.version", "9.9.9"),
         ("deployment.environment", "staging"),
     ] {
         assert!(
-            ok_root.resource.contains(&(key.to_owned(), value.to_owned())),
+            ok_root
+                .resource
+                .contains(&(key.to_owned(), value.to_owned())),
             "{key} in {:?}",
             ok_root.resource
         );
@@ -83,7 +92,11 @@ async fn export_and_check(obs: teei_obs::Obs, received: Received) {
     assert_eq!(charges.len(), 2);
     for charge in &charges {
         assert_eq!(charge.span.kind, SpanKind::Client as i32);
-        let parent = if charge.span.trace_id == ok_root.span.trace_id { &ok_root } else { &failed_root };
+        let parent = if charge.span.trace_id == ok_root.span.trace_id {
+            &ok_root
+        } else {
+            &failed_root
+        };
         assert_eq!(charge.span.trace_id, parent.span.trace_id);
         assert_eq!(charge.span.parent_span_id, parent.span.span_id);
     }
@@ -94,11 +107,20 @@ async fn export_and_check(obs: teei_obs::Obs, received: Received) {
     let status = failed_charge.span.status.as_ref().expect("status");
     assert_eq!(status.code, StatusCode::Error as i32);
     assert_eq!(status.message, "card declined");
-    assert!(failed_charge.span.events.iter().any(|e| e.name == "exception"));
+    assert!(
+        failed_charge
+            .span
+            .events
+            .iter()
+            .any(|e| e.name == "exception")
+    );
     assert_ne!(ok_root.span.trace_id, failed_root.span.trace_id);
 
     let metrics = obs.render_metrics();
-    assert!(metrics.contains("teei_obs_spans_exported_total 4"), "{metrics}");
+    assert!(
+        metrics.contains("teei_obs_spans_exported_total 4"),
+        "{metrics}"
+    );
     obs.shutdown().expect("shutdown within the bound");
 }
 
@@ -114,7 +136,10 @@ async fn spans_arrive_over_grpc_with_links_kinds_attributes_status_and_resource(
 async fn spans_arrive_over_http_protobuf_with_the_same_content() {
     let addr = free_port();
     let received = http_receiver(addr).await;
-    let obs =
-        teei_obs::init(config(format!("http://{addr}/v1/traces"), Protocol::HttpProtobuf)).unwrap();
+    let obs = teei_obs::init(config(
+        format!("http://{addr}/v1/traces"),
+        Protocol::HttpProtobuf,
+    ))
+    .unwrap();
     export_and_check(obs, received).await;
 }

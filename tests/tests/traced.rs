@@ -67,27 +67,63 @@ fn spans_have_names_kinds_parents_attributes_status_and_events() {
 
     let orders = spans_named("load_order");
     assert_eq!(orders.len(), 2);
-    let ok = orders.iter().find(|s| attribute(s, "order.id") == Some(Value::I64(7))).unwrap();
-    let failed = orders.iter().find(|s| attribute(s, "order.id") == Some(Value::I64(0))).unwrap();
+    let ok = orders
+        .iter()
+        .find(|s| attribute(s, "order.id") == Some(Value::I64(7)))
+        .unwrap();
+    let failed = orders
+        .iter()
+        .find(|s| attribute(s, "order.id") == Some(Value::I64(0)))
+        .unwrap();
     assert_eq!(ok.span_kind, SpanKind::Server);
     assert_eq!(ok.status, Status::Unset);
     assert_eq!(failed.status, Status::error("order 0 not found"));
-    let exception = failed.events.iter().find(|e| e.name == "exception").expect("error event");
-    assert!(exception.attributes.iter().any(|kv| kv.value.as_str() == "order 0 not found"));
+    let exception = failed
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .expect("error event");
+    assert!(
+        exception
+            .attributes
+            .iter()
+            .any(|kv| kv.value.as_str() == "order 0 not found")
+    );
 
     // Arguments are not recorded unless listed: the token never reaches a span.
     for span in &orders {
-        assert!(span.attributes.iter().all(|kv| !kv.value.as_str().contains("hunter2")), "{span:?}");
+        assert!(
+            span.attributes
+                .iter()
+                .all(|kv| !kv.value.as_str().contains("hunter2")),
+            "{span:?}"
+        );
     }
 
     let pricing = spans_named("pricing");
     assert_eq!(pricing.len(), 1);
     assert_eq!(pricing[0].parent_span_id, ok.span_context.span_id());
-    assert_eq!(pricing[0].span_context.trace_id(), ok.span_context.trace_id());
+    assert_eq!(
+        pricing[0].span_context.trace_id(),
+        ok.span_context.trace_id()
+    );
     assert_eq!(pricing[0].span_kind, SpanKind::Internal);
-    let returned = pricing[0].events.iter().find(|e| e.name == "return").expect("ret event");
-    assert!(returned.attributes.iter().any(|kv| kv.value.as_str() == "Ok(70)"));
-    assert_ne!(ok.span_context.trace_id(), failed.span_context.trace_id(), "two roots, two traces");
+    let returned = pricing[0]
+        .events
+        .iter()
+        .find(|e| e.name == "return")
+        .expect("ret event");
+    assert!(
+        returned
+            .attributes
+            .iter()
+            .any(|kv| kv.value.as_str() == "Ok(70)")
+    );
+    assert_ne!(
+        ok.span_context.trace_id(),
+        failed.span_context.trace_id(),
+        "two roots, two traces"
+    );
 }
 
 // --- async, methods, generics, combined with #[counted] in both orders ------------------

@@ -28,7 +28,7 @@ pub use opentelemetry_sdk::trace::SpanData;
 pub use propagation::{
     CAUSATION_HEADER, CORRELATION_HEADER, HeaderCarrier, HeaderReader, MAX_ID_LEN, MessageHeaders,
     RequestContext, correlation_id, current, extract_http, generate_id, inject, inject_http,
-    is_valid_id,
+    is_valid_id, is_valid_traceparent,
 };
 pub use sampler::{Root, Sampler, SamplerError};
 

@@ -114,8 +114,15 @@ impl RequestContext {
     /// correlation ID is replaced by a generated one; an unacceptable causation ID is
     /// dropped.
     pub fn extract(carrier: &dyn Extractor) -> Self {
-        let trace = TRACE_CONTEXT.extract(carrier);
-        let parent = TraceParent::from_span_context(trace.span().span_context());
+        // The propagator is lenient where the W3C grammar is not (it accepts a 31-digit
+        // trace ID, for one): only a header that passes the strict check reaches it.
+        let parent = carrier
+            .get("traceparent")
+            .filter(|value| is_valid_traceparent(value))
+            .and_then(|_| {
+                let trace = TRACE_CONTEXT.extract(carrier);
+                TraceParent::from_span_context(trace.span().span_context())
+            });
         let baggage = BAGGAGE
             .extract(carrier)
             .baggage()
@@ -278,6 +285,36 @@ pub fn inject(carrier: &mut dyn Injector) {
     }
 }
 
+/// Whether `value` is a `traceparent` the W3C Trace Context specification accepts:
+/// `version-traceid-parentid-flags` in lower-case hex, version not `ff`, IDs not all zero;
+/// version `00` has exactly these four fields, a higher version may add more after a `-`.
+pub fn is_valid_traceparent(value: &str) -> bool {
+    fn hex(field: &str, len: usize) -> bool {
+        field.len() == len
+            && field
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    }
+    fn non_zero(field: &str) -> bool {
+        field.bytes().any(|b| b != b'0')
+    }
+    let mut fields = value.split('-');
+    let (Some(version), Some(trace_id), Some(parent_id), Some(flags)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return false;
+    };
+    let rest_allowed = version != "00";
+    hex(version, 2)
+        && version != "ff"
+        && hex(trace_id, 32)
+        && non_zero(trace_id)
+        && hex(parent_id, 16)
+        && non_zero(parent_id)
+        && hex(flags, 2)
+        && (rest_allowed || fields.next().is_none())
+}
+
 /// Whether `id` may be used as a correlation or causation ID: 1 to [`MAX_ID_LEN`] bytes of
 /// ASCII letters, digits, `-`, `_`, `.` and `:`.
 pub fn is_valid_id(id: &str) -> bool {
@@ -421,7 +458,7 @@ mod tests {
         assert!(correlation_id().is_none());
         let inner = RequestContext::new_root();
         let id = inner.correlation_id().to_owned();
-        let seen = inner.in_scope(|| correlation_id());
+        let seen = inner.in_scope(correlation_id);
         assert_eq!(seen.as_deref(), Some(id.as_str()));
         assert!(correlation_id().is_none());
     }
