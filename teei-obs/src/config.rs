@@ -32,7 +32,35 @@ pub enum TraceExport {
     Memory,
     /// Nowhere (spans still propagate their context).
     None,
+    /// Through the bounded queue to an exporter of your own (see [`Config::span_exporter`]).
+    Custom(CustomExporter),
 }
+
+type StartPipeline = dyn Fn(
+        opentelemetry_sdk::Resource,
+        crate::trace::QueueSettings,
+        crate::trace::PipelineMetrics,
+    ) -> Result<crate::trace::Pipeline, String>
+    + Send
+    + Sync;
+
+/// A span exporter given to [`Config::span_exporter`].
+#[derive(Clone)]
+pub struct CustomExporter(pub(crate) std::sync::Arc<StartPipeline>);
+
+impl std::fmt::Debug for CustomExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomExporter")
+    }
+}
+
+impl PartialEq for CustomExporter {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CustomExporter {}
 
 /// Configuration of [`init`](crate::init).
 ///
@@ -260,6 +288,24 @@ impl Config {
     /// Sets where spans go.
     pub fn trace_export(mut self, export: TraceExport) -> Self {
         self.traces = Some(export);
+        self
+    }
+
+    /// Exports through the same bounded queue and export thread as OTLP, to an exporter
+    /// `make` builds on that thread (inside its Tokio runtime): an SDK exporter, a test
+    /// double, a vendor's.
+    pub fn span_exporter<E, F>(mut self, make: F) -> Self
+    where
+        E: opentelemetry_sdk::trace::SpanExporter + 'static,
+        F: Fn() -> E + Send + Sync + 'static,
+    {
+        let make = std::sync::Arc::new(make);
+        self.traces = Some(TraceExport::Custom(CustomExporter(std::sync::Arc::new(
+            move |resource, settings, metrics| {
+                let make = make.clone();
+                crate::trace::Pipeline::exporting(move || Ok(make()), resource, settings, metrics)
+            },
+        ))));
         self
     }
 

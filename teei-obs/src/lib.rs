@@ -170,22 +170,22 @@ fn build_pipeline(
     registry: &prometheus::Registry,
 ) -> Result<trace::Pipeline, InitError> {
     let metrics = trace::PipelineMetrics::new(registry)?;
+    let resource = opentelemetry_sdk::Resource::builder_empty()
+        .with_attributes([
+            KeyValue::new("service.name", config.service_name.clone()),
+            KeyValue::new("service.version", config.service_version.clone()),
+            KeyValue::new("deployment.environment", config.environment.clone()),
+        ])
+        .build();
+    let settings = trace::QueueSettings {
+        capacity: config.queue_capacity,
+        max_batch: config.max_batch,
+        delay: config.schedule_delay,
+        export_timeout: config.export_timeout,
+    };
     Ok(match config.effective_trace_export() {
         TraceExport::Otlp { endpoint, protocol } => {
-            let resource = opentelemetry_sdk::Resource::builder_empty()
-                .with_attributes([
-                    KeyValue::new("service.name", config.service_name.clone()),
-                    KeyValue::new("service.version", config.service_version.clone()),
-                    KeyValue::new("deployment.environment", config.environment.clone()),
-                ])
-                .build();
             let timeout = config.export_timeout;
-            let settings = trace::QueueSettings {
-                capacity: config.queue_capacity,
-                max_batch: config.max_batch,
-                delay: config.schedule_delay,
-                export_timeout: timeout,
-            };
             trace::Pipeline::exporting(
                 move || build_exporter(&endpoint, protocol, timeout),
                 resource,
@@ -193,6 +193,9 @@ fn build_pipeline(
                 metrics,
             )
             .map_err(InitError::Exporter)?
+        }
+        TraceExport::Custom(custom) => {
+            (custom.0)(resource, settings, metrics).map_err(InitError::Exporter)?
         }
         TraceExport::Console => trace::Pipeline::console(metrics),
         TraceExport::Memory => trace::Pipeline::memory(config.memory_capacity, metrics),

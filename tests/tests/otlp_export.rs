@@ -143,3 +143,51 @@ async fn spans_arrive_over_http_protobuf_with_the_same_content() {
     .unwrap();
     export_and_check(obs, received).await;
 }
+
+/// An exporter of the test's own, collecting what it is given.
+#[derive(Debug, Clone, Default)]
+struct Collecting {
+    spans: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    service: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for Collecting {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.spans
+            .lock()
+            .unwrap()
+            .extend(batch.into_iter().map(|span| span.name.into_owned()));
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        *self.service.lock().unwrap() = resource
+            .get(&opentelemetry::Key::from_static_str("service.name"))
+            .map(|value| value.to_string());
+    }
+}
+
+#[test]
+fn a_custom_exporter_gets_spans_through_the_same_queue_with_the_resource() {
+    let collecting = Collecting::default();
+    let handle = collecting.clone();
+    let obs = teei_obs::init(
+        teei_obs::Config::new("custom-export")
+            .sampler(Sampler::AlwaysOn)
+            .install_subscriber(false)
+            .span_exporter(move || handle.clone()),
+    )
+    .unwrap();
+    let subscriber = tracing_subscriber::registry().with(obs.otel_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        checkout(1).unwrap();
+    });
+    obs.shutdown().unwrap();
+    let mut names = collecting.spans.lock().unwrap().clone();
+    names.sort();
+    assert_eq!(names, ["charge", "checkout"]);
+    assert_eq!(collecting.service.lock().unwrap().as_deref(), Some("custom-export"));
+}
