@@ -40,3 +40,15 @@ print("|---|---:|---:|")
 for name, single in [("atomic_add", atomic), ("counted", counted)]:
     ns = mean_ns("two_threads", name)
     print(f"| `{name}` | {ns:.2f} | {ns / single:.2f}× |")
+
+span_bare = mean_ns("span", "bare")
+print()
+print("| per call with a span | ns | / bare call |")
+print("|---|---:|---:|")
+for name in [
+    "bare", "traced_no_subscriber", "traced_filtered_by_level", "traced_unsampled",
+    "traced_sampled_exported", "instrument_otel_sampled", "instrument_otel_10_percent",
+    "fastrace_sampled",
+]:
+    ns = mean_ns("span", name)
+    print(f"| `{name}` | {ns:.2f} | {ns / span_bare:.1f}× |")

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use teei_obs::counted;
+use opentelemetry::trace::TracerProvider as _;
+use teei_obs::{counted, traced};
+use tracing_subscriber::layer::SubscriberExt;
 
 #[inline(never)]
 fn bare(x: u64) -> u64 {
@@ -66,7 +68,12 @@ fn metrics_counter(x: u64) -> u64 {
 }
 
 fn per_call(c: &mut Criterion) {
-    let _obs = teei_obs::init(teei_obs::Config::new("bench")).expect("registry");
+    let _obs = teei_obs::init(
+        teei_obs::Config::new("bench")
+            .install_subscriber(false)
+            .trace_export(teei_obs::config::TraceExport::None),
+    )
+    .expect("registry");
     autometrics::prometheus_exporter::init();
     // Without a recorder `counter!` is a no-op; measure it as a service would run it.
     metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -133,11 +140,148 @@ fn contended(c: &mut Criterion) {
     group.finish();
 }
 
+#[traced]
+#[inline(never)]
+fn traced_fn(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+fn instrumented_fn(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[fastrace::trace]
+#[inline(never)]
+fn fastrace_fn(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+/// An exporter that accepts and forgets: what is measured is the span machinery.
+#[derive(Debug)]
+struct Noop;
+
+impl opentelemetry_sdk::trace::SpanExporter for Noop {
+    async fn export(
+        &self,
+        _: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+struct DropReports;
+
+impl fastrace::collector::Reporter for DropReports {
+    fn report(&mut self, spans: Vec<fastrace::prelude::SpanRecord>) {
+        black_box(spans);
+    }
+}
+
+fn obs_with(sampler: teei_obs::trace::Sampler) -> teei_obs::Obs {
+    teei_obs::init(
+        teei_obs::Config::new("bench")
+            .install_subscriber(false)
+            .sampler(sampler)
+            .export_interval(Duration::from_millis(100))
+            .span_queue_capacity(65_536)
+            .span_exporter(|| Noop),
+    )
+    .expect("init")
+}
+
+fn otel_provider(ratio: f64) -> opentelemetry_sdk::trace::SdkTracerProvider {
+    opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+            opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(ratio),
+        )))
+        .with_batch_exporter(Noop)
+        .build()
+}
+
+fn spans(c: &mut Criterion) {
+    use teei_obs::trace::{Root, Sampler};
+    let mut group = c.benchmark_group("span");
+    group.bench_function("bare", |b| b.iter(|| bare(black_box(1))));
+    group.bench_function("traced_no_subscriber", |b| b.iter(|| traced_fn(black_box(1))));
+
+    let filtered = obs_with(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::WARN)
+        .with(filtered.otel_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("traced_filtered_by_level", |b| {
+            b.iter(|| traced_fn(black_box(1)))
+        });
+    });
+
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        group.bench_function("registry_only", |b| b.iter(|| traced_fn(black_box(1))));
+    });
+
+    let unsampled = obs_with(Sampler::ParentBased(Root::AlwaysOff));
+    let subscriber = tracing_subscriber::registry().with(unsampled.otel_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("traced_unsampled", |b| b.iter(|| traced_fn(black_box(1))));
+    });
+
+    let sampled = obs_with(Sampler::AlwaysOn);
+    let subscriber = tracing_subscriber::registry().with(sampled.otel_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("traced_sampled_exported", |b| {
+            b.iter(|| traced_fn(black_box(1)))
+        });
+    });
+    let _ = sampled.flush();
+    let text = sampled.render_metrics();
+    eprintln!(
+        "traced_sampled_exported: {}",
+        text.lines()
+            .filter(|l| l.starts_with("teei_obs_spans"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+
+    for (name, ratio) in [
+        ("instrument_otel_sampled", 1.0),
+        ("instrument_otel_10_percent", 0.1),
+    ] {
+        let provider = otel_provider(ratio);
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+        tracing::subscriber::with_default(subscriber, || {
+            group.bench_function(name, |b| b.iter(|| instrumented_fn(black_box(1))));
+        });
+        let _ = provider.shutdown();
+    }
+
+    fastrace::set_reporter(DropReports, fastrace::collector::Config::default());
+    // A root per 256 calls: fastrace keeps a bounded number of spans per root and drops
+    // the rest cheaply, so one endless root would measure dropping.
+    group.bench_function("fastrace_sampled", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            let mut done = 0;
+            while done < iters {
+                let root = fastrace::Span::root("root", fastrace::prelude::SpanContext::random());
+                let _guard = root.set_local_parent();
+                for _ in 0..256.min(iters - done) {
+                    black_box(fastrace_fn(black_box(1)));
+                }
+                done += 256.min(iters - done);
+            }
+            started.elapsed()
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = per_call, contended
+    targets = per_call, contended, spans
 }
 criterion_main!(benches);

@@ -54,7 +54,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use opentelemetry::KeyValue;
-use tracing_subscriber::layer::SubscriberExt;
 
 pub use config::Config;
 use config::{Protocol, TraceExport};
@@ -109,7 +108,8 @@ pub struct Obs {
     registry: prometheus::Registry,
     functions: usize,
     pipeline: Arc<trace::Pipeline>,
-    layer: trace::OtelLayer,
+    core: trace::Core,
+    filter: tracing_subscriber::filter::Targets,
     subscriber_installed: bool,
 }
 
@@ -137,13 +137,12 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         expected: "comma-separated `level` or `target=level` directives",
     })?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
-    let layer = trace::OtelLayer::new(config.effective_sampler(), pipeline.clone());
+    let core = trace::Core::new(config.effective_sampler(), pipeline.clone());
     let subscriber_installed = config.install_subscriber
-        && tracing::subscriber::set_global_default(
-            tracing_subscriber::registry()
-                .with(filter)
-                .with(layer.clone()),
-        )
+        && tracing::subscriber::set_global_default(trace::TeeiSubscriber::new(
+            core.clone(),
+            filter.clone(),
+        ))
         .is_ok();
     if config.install_subscriber && !subscriber_installed {
         tracing::warn!(
@@ -160,7 +159,8 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         registry,
         functions,
         pipeline,
-        layer,
+        core,
+        filter,
         subscriber_installed,
     })
 }
@@ -246,10 +246,16 @@ impl Obs {
         self.subscriber_installed
     }
 
-    /// The span layer, to compose into a subscriber of your own
+    /// The span layer, to compose into a `tracing_subscriber::Registry` with other layers
     /// (with [`Config::install_subscriber`]`(false)`).
     pub fn otel_layer(&self) -> trace::OtelLayer {
-        self.layer.clone()
+        trace::OtelLayer::new(self.core.clone())
+    }
+
+    /// A subscriber like the one `init` installs (same filter, sampler and export), for a
+    /// scope of your own: `tracing::subscriber::with_default(obs.subscriber(), || …)`.
+    pub fn subscriber(&self) -> trace::TeeiSubscriber {
+        trace::TeeiSubscriber::new(self.core.clone(), self.filter.clone())
     }
 
     /// The routes to mount: `GET /metrics`.

@@ -189,5 +189,8 @@ fn a_custom_exporter_gets_spans_through_the_same_queue_with_the_resource() {
     let mut names = collecting.spans.lock().unwrap().clone();
     names.sort();
     assert_eq!(names, ["charge", "checkout"]);
-    assert_eq!(collecting.service.lock().unwrap().as_deref(), Some("custom-export"));
+    assert_eq!(
+        collecting.service.lock().unwrap().as_deref(),
+        Some("custom-export")
+    );
 }

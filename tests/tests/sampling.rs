@@ -30,11 +30,9 @@ fn obs(sampler: Sampler) -> teei_obs::Obs {
     .unwrap()
 }
 
-#[test]
-fn ten_percent_of_ten_thousand_roots_are_sampled_and_children_follow() {
+fn ten_percent_of_ten_thousand_roots(dispatch: impl FnOnce(&teei_obs::Obs) -> tracing::Dispatch) {
     let obs = obs(Sampler::ParentBased(Root::TraceIdRatio(0.1)));
-    let subscriber = tracing_subscriber::registry().with(obs.otel_layer());
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::dispatcher::with_default(&dispatch(&obs), || {
         for i in 0..10_000 {
             root(i);
         }
@@ -65,6 +63,18 @@ fn ten_percent_of_ten_thousand_roots_are_sampled_and_children_follow() {
     }
 }
 
+#[test]
+fn ten_percent_of_ten_thousand_roots_are_sampled_and_children_follow() {
+    ten_percent_of_ten_thousand_roots(|obs| tracing::Dispatch::new(obs.subscriber()));
+}
+
+#[test]
+fn the_layer_on_a_registry_samples_the_same_way() {
+    ten_percent_of_ten_thousand_roots(|obs| {
+        tracing::Dispatch::new(tracing_subscriber::registry().with(obs.otel_layer()))
+    });
+}
+
 fn remote(flags: &str) -> RequestContext {
     let mut headers = MessageHeaders::default();
     headers.insert(
@@ -78,8 +88,7 @@ fn remote(flags: &str) -> RequestContext {
 fn a_remote_parent_decides_for_the_spans_that_continue_it() {
     // Roots would never be sampled here, but a sampled remote parent wins.
     let obs = obs(Sampler::ParentBased(Root::AlwaysOff));
-    let subscriber = tracing_subscriber::registry().with(obs.otel_layer());
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::with_default(obs.subscriber(), || {
         remote("01").in_scope(continued);
         remote("00").in_scope(continued);
         continued();

@@ -57,25 +57,26 @@ struct Recording {
     status: Status,
 }
 
-/// The layer; add it to a `tracing_subscriber::Registry` (`init` does).
+/// What the layer and the subscriber share: the sampling decision when a span starts, and
+/// the conversion of a finished sampled span for export.
 #[derive(Clone)]
-pub struct OtelLayer {
+pub(crate) struct Core {
     sampler: Sampler,
     pipeline: Arc<Pipeline>,
     scope: opentelemetry::InstrumentationScope,
 }
 
-impl fmt::Debug for OtelLayer {
+impl fmt::Debug for Core {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtelLayer")
+        f.debug_struct("Core")
             .field("sampler", &self.sampler)
             .finish_non_exhaustive()
     }
 }
 
-impl OtelLayer {
+impl Core {
     pub(crate) fn new(sampler: Sampler, pipeline: Arc<Pipeline>) -> Self {
-        OtelLayer {
+        Core {
             sampler,
             pipeline,
             scope: opentelemetry::InstrumentationScope::builder("teei-obs")
@@ -83,25 +84,15 @@ impl OtelLayer {
                 .build(),
         }
     }
-}
 
-impl<S> Layer<S> for OtelLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let local_parent = span.parent().and_then(|parent| {
-            let extensions = parent.extensions();
-            extensions.get::<SpanState>().map(|state| TraceParent {
-                trace_id: state.trace_id,
-                span_id: state.span_id,
-                sampled: state.sampled,
-                trace_state: state.trace_state.clone(),
-            })
-        });
+    /// The state of a new span: its parent is `local_parent`, else the remote parent of
+    /// the current request scope, else none (a new trace).
+    #[inline]
+    pub(crate) fn start(
+        &self,
+        attrs: &Attributes<'_>,
+        local_parent: Option<TraceParent>,
+    ) -> SpanState {
         let (parent, parent_is_remote) = match local_parent {
             Some(parent) => (Some(parent), false),
             // A root span in a scope that continues a remote trace (a request, a message).
@@ -150,72 +141,17 @@ where
             attrs.record(&mut SpanVisitor(&mut recording));
             recording
         });
-        let state = SpanState {
+        SpanState {
             trace_id,
             span_id: ids::span_id(),
             sampled,
             trace_state: parent.and_then(|p| p.trace_state),
             recording,
-        };
-        span.extensions_mut().insert(state);
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let mut extensions = span.extensions_mut();
-        if let Some(recording) = extensions
-            .get_mut::<SpanState>()
-            .and_then(|state| state.recording.as_mut())
-        {
-            values.record(&mut SpanVisitor(recording));
         }
     }
 
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.event_span(event) else {
-            return;
-        };
-        let mut extensions = span.extensions_mut();
-        let Some(recording) = extensions
-            .get_mut::<SpanState>()
-            .and_then(|state| state.recording.as_mut())
-        else {
-            return;
-        };
-        if recording.events.events.len() >= MAX_EVENTS {
-            recording.events.dropped_count += 1;
-            return;
-        }
-        let metadata = event.metadata();
-        let mut visitor = EventVisitor {
-            name: None,
-            attributes: vec![KeyValue::new("level", metadata.level().as_str())],
-            dropped: 0,
-        };
-        event.record(&mut visitor);
-        let name = visitor
-            .name
-            .map_or(Cow::Borrowed(metadata.name()), Cow::Owned);
-        recording
-            .events
-            .events
-            .push(opentelemetry::trace::Event::new(
-                name,
-                SystemTime::now(),
-                visitor.attributes,
-                visitor.dropped,
-            ));
-    }
-
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(&id) else {
-            return;
-        };
-        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
-            return;
-        };
+    /// Hands a closed span to the pipeline if it was sampled.
+    pub(crate) fn finish(&self, state: SpanState) {
         let Some(recording) = state.recording else {
             return;
         };
@@ -242,6 +178,120 @@ where
             status: recording.status,
             instrumentation_scope: self.scope.clone(),
         });
+    }
+}
+
+impl SpanState {
+    /// This span as the parent of another.
+    pub(crate) fn as_parent(&self) -> TraceParent {
+        TraceParent {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            sampled: self.sampled,
+            trace_state: self.trace_state.clone(),
+        }
+    }
+
+    /// Records late field values, if the span is sampled.
+    pub(crate) fn record(&mut self, values: &Record<'_>) {
+        if let Some(recording) = self.recording.as_mut() {
+            values.record(&mut SpanVisitor(recording));
+        }
+    }
+
+    /// Attaches an event, if the span is sampled.
+    pub(crate) fn add_event(&mut self, event: &Event<'_>) {
+        let Some(recording) = self.recording.as_mut() else {
+            return;
+        };
+        if recording.events.events.len() >= MAX_EVENTS {
+            recording.events.dropped_count += 1;
+            return;
+        }
+        let metadata = event.metadata();
+        let mut visitor = EventVisitor {
+            name: None,
+            attributes: vec![KeyValue::new("level", metadata.level().as_str())],
+            dropped: 0,
+        };
+        event.record(&mut visitor);
+        let name = visitor
+            .name
+            .map_or(Cow::Borrowed(metadata.name()), Cow::Owned);
+        recording
+            .events
+            .events
+            .push(opentelemetry::trace::Event::new(
+                name,
+                SystemTime::now(),
+                visitor.attributes,
+                visitor.dropped,
+            ));
+    }
+}
+
+/// The layer, for composing teei-obs spans into a `tracing_subscriber::Registry` of your
+/// own (with other layers). [`init`](crate::init) installs a leaner subscriber of its own
+/// instead: see [`TeeiSubscriber`](super::TeeiSubscriber).
+#[derive(Clone)]
+pub struct OtelLayer {
+    core: Core,
+}
+
+impl fmt::Debug for OtelLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelLayer")
+            .field("sampler", &self.core.sampler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtelLayer {
+    pub(crate) fn new(core: Core) -> Self {
+        OtelLayer { core }
+    }
+}
+
+impl<S> Layer<S> for OtelLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let local_parent = span.parent().and_then(|parent| {
+            parent
+                .extensions()
+                .get::<SpanState>()
+                .map(SpanState::as_parent)
+        });
+        let state = self.core.start(attrs, local_parent);
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
+        {
+            state.record(values);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.event_span(event)
+            && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
+        {
+            state.add_event(event);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id)
+            && let Some(state) = span.extensions_mut().remove::<SpanState>()
+        {
+            self.core.finish(state);
+        }
     }
 }
 

@@ -20,9 +20,11 @@ mod ids;
 mod layer;
 mod propagation;
 mod sampler;
+mod subscriber;
 
 pub use export::FlushError;
 pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
+pub(crate) use layer::Core;
 pub use layer::OtelLayer;
 pub use opentelemetry_sdk::trace::SpanData;
 pub use propagation::{
@@ -31,6 +33,7 @@ pub use propagation::{
     is_valid_id, is_valid_traceparent,
 };
 pub use sampler::{Root, Sampler, SamplerError};
+pub use subscriber::TeeiSubscriber;
 
 /// Parses a `RUST_LOG`-style list of `level` and `target=level` directives.
 pub(crate) fn parse_filter(

@@ -243,15 +243,13 @@ pub(crate) fn suppress_tracing() {
 /// The trace context to send onward: the current span's, else the remote parent's.
 fn outgoing_parent() -> Option<TraceParent> {
     let local = tracing::Span::current().with_subscriber(|(id, dispatch)| {
+        if let Some(subscriber) = dispatch.downcast_ref::<super::TeeiSubscriber>() {
+            return subscriber.parent_of(id);
+        }
         let registry = dispatch.downcast_ref::<Registry>()?;
         let span = registry.span(id)?;
         let extensions = span.extensions();
-        extensions.get::<SpanState>().map(|state| TraceParent {
-            trace_id: state.trace_id,
-            span_id: state.span_id,
-            sampled: state.sampled,
-            trace_state: state.trace_state.clone(),
-        })
+        extensions.get::<SpanState>().map(SpanState::as_parent)
     });
     local
         .flatten()
