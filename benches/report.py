@@ -46,9 +46,10 @@ print()
 print("| per call with a span | ns | / bare call |")
 print("|---|---:|---:|")
 for name in [
-    "bare", "traced_no_subscriber", "traced_filtered_by_level", "traced_unsampled",
-    "traced_sampled_exported", "instrument_otel_sampled", "instrument_otel_10_percent",
-    "fastrace_sampled",
+    "bare", "traced_no_subscriber", "traced_filtered_by_level", "registry_only",
+    "traced_unsampled", "traced_unsampled_scoped", "traced_unsampled_layer_on_registry", "traced_sampled_exported",
+    "traced_sampled_layer_on_registry", "instrument_otel_sampled",
+    "instrument_otel_10_percent", "fastrace_sampled",
 ]:
     ns = mean_ns("span", name)
     print(f"| `{name}` | {ns:.2f} | {ns / span_bare:.1f}× |")

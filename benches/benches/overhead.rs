@@ -206,11 +206,14 @@ fn spans(c: &mut Criterion) {
     group.bench_function("bare", |b| b.iter(|| bare(black_box(1))));
     group.bench_function("traced_no_subscriber", |b| b.iter(|| traced_fn(black_box(1))));
 
-    let filtered = obs_with(Sampler::AlwaysOn);
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::filter::LevelFilter::WARN)
-        .with(filtered.otel_layer());
-    tracing::subscriber::with_default(subscriber, || {
+    let filtered = teei_obs::init(
+        teei_obs::Config::new("bench")
+            .install_subscriber(false)
+            .log_filter("warn")
+            .span_exporter(|| Noop),
+    )
+    .expect("init");
+    tracing::subscriber::with_default(filtered.subscriber(), || {
         group.bench_function("traced_filtered_by_level", |b| {
             b.iter(|| traced_fn(black_box(1)))
         });
@@ -221,15 +224,31 @@ fn spans(c: &mut Criterion) {
     });
 
     let unsampled = obs_with(Sampler::ParentBased(Root::AlwaysOff));
+    tracing::subscriber::with_default(unsampled.subscriber(), || {
+        group.bench_function("traced_unsampled_scoped", |b| {
+            b.iter(|| traced_fn(black_box(1)))
+        });
+    });
+    // As `init` runs it: the global default. Every later measurement is in a scope of its
+    // own, which overrides it.
+    tracing::subscriber::set_global_default(unsampled.subscriber()).expect("first global");
+    group.bench_function("traced_unsampled", |b| b.iter(|| traced_fn(black_box(1))));
     let subscriber = tracing_subscriber::registry().with(unsampled.otel_layer());
     tracing::subscriber::with_default(subscriber, || {
-        group.bench_function("traced_unsampled", |b| b.iter(|| traced_fn(black_box(1))));
+        group.bench_function("traced_unsampled_layer_on_registry", |b| {
+            b.iter(|| traced_fn(black_box(1)))
+        });
     });
 
     let sampled = obs_with(Sampler::AlwaysOn);
+    tracing::subscriber::with_default(sampled.subscriber(), || {
+        group.bench_function("traced_sampled_exported", |b| {
+            b.iter(|| traced_fn(black_box(1)))
+        });
+    });
     let subscriber = tracing_subscriber::registry().with(sampled.otel_layer());
     tracing::subscriber::with_default(subscriber, || {
-        group.bench_function("traced_sampled_exported", |b| {
+        group.bench_function("traced_sampled_layer_on_registry", |b| {
             b.iter(|| traced_fn(black_box(1)))
         });
     });
