@@ -204,7 +204,9 @@ fn spans(c: &mut Criterion) {
     use teei_obs::trace::{Root, Sampler};
     let mut group = c.benchmark_group("span");
     group.bench_function("bare", |b| b.iter(|| bare(black_box(1))));
-    group.bench_function("traced_no_subscriber", |b| b.iter(|| traced_fn(black_box(1))));
+    group.bench_function("traced_no_subscriber", |b| {
+        b.iter(|| traced_fn(black_box(1)))
+    });
 
     let filtered = teei_obs::init(
         teei_obs::Config::new("bench")
@@ -229,10 +231,6 @@ fn spans(c: &mut Criterion) {
             b.iter(|| traced_fn(black_box(1)))
         });
     });
-    // As `init` runs it: the global default. Every later measurement is in a scope of its
-    // own, which overrides it.
-    tracing::subscriber::set_global_default(unsampled.subscriber()).expect("first global");
-    group.bench_function("traced_unsampled", |b| b.iter(|| traced_fn(black_box(1))));
     let subscriber = tracing_subscriber::registry().with(unsampled.otel_layer());
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("traced_unsampled_layer_on_registry", |b| {
@@ -293,6 +291,9 @@ fn spans(c: &mut Criterion) {
             started.elapsed()
         })
     });
+    // Last, as `init` runs it: the global default (set once per process).
+    tracing::subscriber::set_global_default(unsampled.subscriber()).expect("first global");
+    group.bench_function("traced_unsampled", |b| b.iter(|| traced_fn(black_box(1))));
     group.finish();
 }
 

@@ -1,12 +1,18 @@
 //! cargo run -p teei-obs-examples --example quickstart [-- --seconds N] [-- --port P]
 //!
-//! A small order service: annotated functions, `init`, and `/metrics` on 127.0.0.1.
-//! It calls its own functions in a loop so the counters move; open
-//! http://127.0.0.1:3000/metrics while it runs. Stops on Ctrl-C, or after `--seconds N`.
+//! A small order service: annotated functions, `init`, `/metrics` and a traced `/orders`
+//! route on 127.0.0.1. It places orders in a loop so the counters move; open
+//! http://127.0.0.1:3000/metrics, or `curl -H 'x-correlation-id: demo-1'
+//! http://127.0.0.1:3000/orders/3` to see a correlation ID come back. Spans stay in memory
+//! (no collector needed); set `OTEL_EXPORTER_OTLP_ENDPOINT` to send them to a collector.
+//! Stops on Ctrl-C, or after `--seconds N`, then prints the last spans.
 
 use std::time::Duration;
 
-use teei_obs::counted;
+use std::sync::Arc;
+
+use teei_obs::{counted, traced};
+use tokio::sync::Mutex;
 
 #[derive(Debug)]
 enum OrderError {
@@ -25,6 +31,7 @@ struct Inventory {
 
 impl Inventory {
     #[counted(name = "Inventory::reserve", concurrent)]
+    #[traced(kind = "client", err, fields(quantity))]
     async fn reserve(&mut self, quantity: u32) -> Result<u32, OrderError> {
         tokio::time::sleep(Duration::from_millis(u64::from(quantity))).await;
         if quantity > self.stock {
@@ -41,6 +48,7 @@ impl Inventory {
 }
 
 #[counted(duration, buckets = [0.001, 0.005, 0.01, 0.05, 0.1])]
+#[traced(err, fields(quantity))]
 async fn place_order(inventory: &mut Inventory, quantity: u32) -> Result<u32, OrderError> {
     let left = inventory.reserve(quantity).await?;
     if left < 5 {
@@ -73,11 +81,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?
     );
 
-    tokio::spawn(async {
-        let mut inventory = Inventory { stock: 20 };
+    let inventory = Arc::new(Mutex::new(Inventory { stock: 20 }));
+    let shop = inventory.clone();
+    tokio::spawn(async move {
         for i in 0u32.. {
             let quantity = 1 + (i * 7) % 9;
-            if let Err(error) = place_order(&mut inventory, quantity).await
+            if let Err(error) = place_order(&mut *shop.lock().await, quantity).await
                 && i % 10 == 0
             {
                 println!("order {i} failed: {error}");
@@ -94,9 +103,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     };
-    axum::serve(listener, obs.router())
+    let orders = axum::Router::new()
+        .route(
+            "/orders/{quantity}",
+            axum::routing::get(
+                move |axum::extract::Path(quantity): axum::extract::Path<u32>| {
+                    let inventory = inventory.clone();
+                    async move {
+                        let correlation = teei_obs::trace::correlation_id().unwrap_or_default();
+                        match place_order(&mut *inventory.lock().await, quantity).await {
+                            Ok(left) => format!(
+                                "ordered {quantity}, {left} left (correlation {correlation})\n"
+                            ),
+                            Err(error) => format!("{error} (correlation {correlation})\n"),
+                        }
+                    }
+                },
+            ),
+        )
+        .layer(obs.layer());
+    axum::serve(listener, obs.router().merge(orders))
         .with_graceful_shutdown(stop)
         .await?;
-    println!("quickstart: stopped");
+    let spans = obs.recent_spans();
+    println!(
+        "quickstart: stopped; {} spans in memory, the last:",
+        spans.len()
+    );
+    for span in spans.iter().rev().take(3) {
+        println!(
+            "  {} trace={} parent={} {:?}",
+            span.name,
+            span.span_context.trace_id(),
+            span.parent_span_id,
+            span.status
+        );
+    }
+    obs.shutdown()?;
     Ok(())
 }

@@ -348,26 +348,38 @@ fn export_loop<E: SpanExporter>(
             }
             Err(TryRecvError::Empty) => {}
         }
-        // Wake at least every 50 ms to look at the control channel.
-        let wait = deadline
-            .saturating_duration_since(Instant::now())
-            .min(Duration::from_millis(50));
-        match spans.recv_timeout(wait) {
-            Ok(span) => {
-                batch.push(span);
-                if batch.len() >= settings.max_batch {
-                    export(&mut batch);
+        // Poll rather than block on the queue: a receiver parked in `recv` makes every
+        // `try_send` of the service pay for waking it up.
+        let mut taken = 0;
+        loop {
+            match spans.try_recv() {
+                Ok(span) => {
+                    taken += 1;
+                    batch.push(span);
+                    if batch.len() >= settings.max_batch {
+                        export(&mut batch);
+                    }
+                    if taken >= settings.capacity {
+                        break;
+                    }
                 }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                export(&mut batch);
-                return;
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    export(&mut batch);
+                    return;
+                }
             }
         }
         if Instant::now() >= deadline {
             export(&mut batch);
             deadline = Instant::now() + settings.delay;
+        }
+        if taken < settings.max_batch {
+            // Idle or light load: wake every few milliseconds for the queue and control.
+            let nap = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(5));
+            std::thread::sleep(nap);
         }
     }
 }

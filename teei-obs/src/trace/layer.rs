@@ -340,6 +340,21 @@ impl SpanVisitor<'_> {
 }
 
 impl Visit for SpanVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        // The `otel.*` fields set span properties: no attribute, no allocation.
+        match field.name() {
+            "otel.kind" => {
+                self.0.kind = match value {
+                    "server" => SpanKind::Server,
+                    "client" => SpanKind::Client,
+                    "producer" => SpanKind::Producer,
+                    "consumer" => SpanKind::Consumer,
+                    _ => SpanKind::Internal,
+                };
+            }
+            _ => self.set(field, Value::String(value.to_owned().into())),
+        }
+    }
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.set(field, Value::F64(value));
     }
@@ -355,9 +370,6 @@ impl Visit for SpanVisitor<'_> {
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.set(field, Value::Bool(value));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.set(field, Value::String(value.to_owned().into()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.set(field, Value::String(format!("{value:?}").into()));

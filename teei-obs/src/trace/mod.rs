@@ -14,6 +14,9 @@
 //!
 //! Outgoing: [`inject`] (or [`inject_http`]) writes the current span's context and the IDs
 //! into an HTTP request's or a message's headers ([`MessageHeaders`]).
+//!
+//! The guide, `docs/tracing.md`, covers configuration, the collector-down behaviour and
+//! the metrics the pipeline exports.
 
 mod export;
 mod ids;
