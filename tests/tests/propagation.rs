@@ -276,3 +276,39 @@ async fn hostile_headers_over_http_never_come_back_unchanged() {
         );
     }
 }
+
+#[test]
+fn tracestate_is_kept_within_the_w3c_limit_and_discarded_beyond_it() {
+    let traceparent = format!("00-{VALID_TRACE}-00f067aa0ba902b7-01");
+    let members = |n: usize| {
+        (0..n)
+            .map(|i| format!("v{i}=x"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut kept = MessageHeaders::default();
+    kept.insert("traceparent", traceparent.clone());
+    kept.insert("tracestate", members(32));
+    let context = RequestContext::extract(&kept);
+    assert_eq!(
+        context.trace_state().map(|s| s.split(',').count()),
+        Some(32)
+    );
+    // Continued spans carry it onward.
+    let sent = context.in_scope(publish);
+    assert_eq!(
+        sent.get("tracestate").map(|s| s.split(',').count()),
+        Some(32)
+    );
+
+    let mut too_many = MessageHeaders::default();
+    too_many.insert("traceparent", traceparent);
+    too_many.insert("tracestate", members(33));
+    let context = RequestContext::extract(&too_many);
+    assert_eq!(
+        context.trace_id().as_deref(),
+        Some(VALID_TRACE),
+        "traceparent still counts"
+    );
+    assert_eq!(context.trace_state(), None);
+}

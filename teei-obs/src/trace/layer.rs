@@ -133,10 +133,16 @@ impl Core {
                     .attributes
                     .push(KeyValue::new("code.lineno", i64::from(line)));
             }
-            if let Some(correlation) = propagation::correlation_id() {
+            let (correlation, causation) = propagation::request_ids();
+            if let Some(correlation) = correlation {
                 recording
                     .attributes
                     .push(KeyValue::new("correlation.id", correlation.to_string()));
+            }
+            if let Some(causation) = causation {
+                recording
+                    .attributes
+                    .push(KeyValue::new("causation.id", causation.to_string()));
             }
             attrs.record(&mut SpanVisitor(&mut recording));
             recording

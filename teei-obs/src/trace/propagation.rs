@@ -121,7 +121,14 @@ impl RequestContext {
             .filter(|value| is_valid_traceparent(value))
             .and_then(|_| {
                 let trace = TRACE_CONTEXT.extract(carrier);
-                TraceParent::from_span_context(trace.span().span_context())
+                let mut parent = TraceParent::from_span_context(trace.span().span_context())?;
+                let members = carrier.get("tracestate").map_or(0, |state| {
+                    state.split(',').filter(|m| !m.trim().is_empty()).count()
+                });
+                if members > MAX_TRACESTATE_MEMBERS {
+                    parent.trace_state = None;
+                }
+                Some(parent)
             });
         let baggage = BAGGAGE
             .extract(carrier)
@@ -153,6 +160,14 @@ impl RequestContext {
     /// The causation ID, if one came along.
     pub fn causation_id(&self) -> Option<&str> {
         self.causation_id.as_deref()
+    }
+
+    /// The remote `tracestate` header value, if one came along and was kept.
+    pub fn trace_state(&self) -> Option<String> {
+        self.parent
+            .as_ref()
+            .and_then(|parent| parent.trace_state.as_ref())
+            .map(TraceState::header)
     }
 
     /// The remote trace ID in hex, if a valid `traceparent` came along.
@@ -214,6 +229,25 @@ pub fn correlation_id() -> Option<Arc<str>> {
             })
         })
 }
+
+/// The correlation and causation IDs of the running request or message.
+pub(crate) fn request_ids() -> (Option<Arc<str>>, Option<Arc<str>>) {
+    let ids = |context: &RequestContext| {
+        (
+            Some(context.correlation_id.clone()),
+            context.causation_id.clone(),
+        )
+    };
+    TASK_CONTEXT
+        .try_with(ids)
+        .ok()
+        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().as_ref().map(ids)))
+        .unwrap_or((None, None))
+}
+
+/// The most list members a `tracestate` may have; with more, the W3C specification says
+/// to discard it whole.
+const MAX_TRACESTATE_MEMBERS: usize = 32;
 
 /// The remote parent for a root span created now, if a scope provides one.
 pub(crate) fn remote_parent() -> Option<TraceParent> {
