@@ -35,8 +35,7 @@ pub(crate) struct CountedArgs(pub(crate) Vec<CountedArg>);
 
 impl Parse for CountedArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut args = Vec::new();
-        while !input.is_empty() {
+        let args = parse_list(input, |input| {
             let lookahead = input.lookahead1();
             let arg = if lookahead.peek(kw::name) {
                 let keyword = input.parse()?;
@@ -74,14 +73,26 @@ impl Parse for CountedArgs {
             } else {
                 return Err(lookahead.error());
             };
-            args.push(arg);
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
-        }
+            Ok(arg)
+        })?;
         Ok(CountedArgs(args))
     }
+}
+
+/// Parses `arg, arg, …` (a trailing comma allowed) with `arg`.
+fn parse_list<T>(
+    input: ParseStream<'_>,
+    arg: impl Fn(ParseStream<'_>) -> syn::Result<T>,
+) -> syn::Result<Vec<T>> {
+    let mut args = Vec::new();
+    while !input.is_empty() {
+        args.push(arg(input)?);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(args)
 }
 
 fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {
@@ -165,8 +176,7 @@ fn format_arg(input: ParseStream<'_>) -> syn::Result<Option<(Ident, Format)>> {
 
 impl Parse for TracedArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut args = Vec::new();
-        while !input.is_empty() {
+        let args = parse_list(input, |input| {
             let lookahead = input.lookahead1();
             let arg = if lookahead.peek(traced_kw::name) {
                 let (keyword, value) = string_value(input, "name", "\"checkout\"")?;
@@ -205,12 +215,8 @@ impl Parse for TracedArgs {
             } else {
                 return Err(lookahead.error());
             };
-            args.push(arg);
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
-        }
+            Ok(arg)
+        })?;
         Ok(TracedArgs(args))
     }
 }

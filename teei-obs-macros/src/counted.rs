@@ -6,8 +6,8 @@ use syn::ItemFn;
 use syn::ext::IdentExt;
 
 use crate::args::CountedArgs;
-use crate::item::{Function, parse_fn};
-use crate::valid::{CountedOptions, Errors, check_fn, counted_options};
+use crate::item::{Function, expand_fn};
+use crate::valid::{CountedOptions, counted_options};
 
 /// Must equal `teei_obs::metrics::DEFAULT_BUCKETS`; a test in the runtime crate checks it.
 const DEFAULT_BUCKETS: [f64; 11] = [
@@ -15,29 +15,7 @@ const DEFAULT_BUCKETS: [f64; 11] = [
 ];
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let mut errors = Errors::default();
-    let options = match syn::parse2::<CountedArgs>(args) {
-        Ok(args) => Some(counted_options(args, &mut errors)),
-        Err(error) => {
-            errors.push_error(error);
-            None
-        }
-    };
-    match parse_fn("counted", item) {
-        Ok(function) => {
-            check_fn("counted", &function, &mut errors);
-            errors.finish()?;
-            Ok(wrap(
-                function,
-                options.expect("options parsed when no error"),
-            ))
-        }
-        Err(error) => {
-            errors.push_error(error);
-            errors.finish()?;
-            unreachable!("an error was pushed")
-        }
-    }
+    expand_fn::<CountedArgs, _>("counted", args, item, counted_options, |_, _, _| {}, wrap)
 }
 
 fn wrap(function: ItemFn, options: CountedOptions) -> TokenStream {

@@ -6,6 +6,42 @@ use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{AttrStyle, Attribute, Block, Item, ItemFn, ReturnType, Signature, Type, Visibility};
 
+/// The flow every macro shares: parse the arguments and the function, collect every
+/// problem of both, and only then expand.
+pub(crate) fn expand_fn<A: syn::parse::Parse, O>(
+    macro_name: &str,
+    args: TokenStream,
+    item: TokenStream,
+    options: fn(A, &mut crate::valid::Errors) -> O,
+    check: fn(&O, &ItemFn, &mut crate::valid::Errors),
+    wrap: fn(ItemFn, O) -> TokenStream,
+) -> syn::Result<TokenStream> {
+    let mut errors = crate::valid::Errors::default();
+    let options = match syn::parse2::<A>(args) {
+        Ok(args) => Some(options(args, &mut errors)),
+        Err(error) => {
+            errors.push_error(error);
+            None
+        }
+    };
+    let function = match parse_fn(macro_name, item) {
+        Ok(function) => function,
+        Err(error) => {
+            errors.push_error(error);
+            return Err(errors.finish().expect_err("an error was pushed"));
+        }
+    };
+    crate::valid::check_fn(macro_name, &function, &mut errors);
+    if let Some(options) = &options {
+        check(options, &function, &mut errors);
+    }
+    errors.finish()?;
+    Ok(wrap(
+        function,
+        options.expect("arguments parsed when there is no error"),
+    ))
+}
+
 /// Parses the annotated item, which must be a function with a body.
 pub(crate) fn parse_fn(macro_name: &str, item: TokenStream) -> syn::Result<ItemFn> {
     let item: Item = syn::parse2(item)?;

@@ -6,36 +6,18 @@ use syn::ItemFn;
 use syn::ext::IdentExt;
 
 use crate::args::{Format, TracedArgs};
-use crate::item::{Function, parse_fn};
-use crate::valid::{Errors, TracedOptions, check_fn, check_traced_params, traced_options};
+use crate::item::{Function, expand_fn};
+use crate::valid::{TracedOptions, check_traced_params, traced_options};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let mut errors = Errors::default();
-    let options = match syn::parse2::<TracedArgs>(args) {
-        Ok(args) => Some(traced_options(args, &mut errors)),
-        Err(error) => {
-            errors.push_error(error);
-            None
-        }
-    };
-    match parse_fn("traced", item) {
-        Ok(function) => {
-            check_fn("traced", &function, &mut errors);
-            if let Some(options) = &options {
-                check_traced_params(options, &function, &mut errors);
-            }
-            errors.finish()?;
-            Ok(wrap(
-                function,
-                options.expect("options parsed when no error"),
-            ))
-        }
-        Err(error) => {
-            errors.push_error(error);
-            errors.finish()?;
-            unreachable!("an error was pushed")
-        }
-    }
+    expand_fn::<TracedArgs, _>(
+        "traced",
+        args,
+        item,
+        traced_options,
+        check_traced_params,
+        wrap,
+    )
 }
 
 fn formatted(format: Format, value: TokenStream) -> TokenStream {
