@@ -220,3 +220,83 @@ impl Parse for TracedArgs {
         Ok(TracedArgs(args))
     }
 }
+
+pub(crate) mod health_kw {
+    syn::custom_keyword!(kind);
+    syn::custom_keyword!(name);
+    syn::custom_keyword!(timeout);
+    syn::custom_keyword!(interval);
+    syn::custom_keyword!(critical);
+    syn::custom_keyword!(probes);
+}
+
+pub(crate) const HEALTH_OPTIONS: &str =
+    "`kind`, `name`, `timeout`, `interval`, `critical`, `probes`";
+
+/// One argument of `#[health_check(...)]`, as written.
+pub(crate) enum HealthArg {
+    Kind(health_kw::kind, LitStr),
+    Name(health_kw::name, LitStr),
+    Timeout(health_kw::timeout, LitStr),
+    Interval(health_kw::interval, LitStr),
+    Critical(health_kw::critical, syn::LitBool),
+    Probes(health_kw::probes, Punctuated<Ident, Token![,]>),
+    Unknown(Ident),
+}
+
+/// The argument list of `#[health_check(...)]`.
+pub(crate) struct HealthArgs(pub(crate) Vec<HealthArg>);
+
+fn health_string<K: Parse>(input: ParseStream<'_>, option: &str, example: &str) -> syn::Result<(K, LitStr)> {
+    let keyword = input.parse()?;
+    input.parse::<Token![=]>()?;
+    if !input.peek(LitStr) {
+        return Err(input.error(format!(
+            "#[health_check] `{option}` takes a string literal, e.g. `{option} = {example}`"
+        )));
+    }
+    Ok((keyword, input.parse()?))
+}
+
+impl Parse for HealthArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let args = parse_list(input, |input| {
+            let lookahead = input.lookahead1();
+            let arg = if lookahead.peek(health_kw::kind) {
+                let (keyword, value) = health_string(input, "kind", "\"db\"")?;
+                HealthArg::Kind(keyword, value)
+            } else if lookahead.peek(health_kw::name) {
+                let (keyword, value) = health_string(input, "name", "\"postgres\"")?;
+                HealthArg::Name(keyword, value)
+            } else if lookahead.peek(health_kw::timeout) {
+                let (keyword, value) = health_string(input, "timeout", "\"2s\"")?;
+                HealthArg::Timeout(keyword, value)
+            } else if lookahead.peek(health_kw::interval) {
+                let (keyword, value) = health_string(input, "interval", "\"10s\"")?;
+                HealthArg::Interval(keyword, value)
+            } else if lookahead.peek(health_kw::critical) {
+                let keyword = input.parse()?;
+                input.parse::<Token![=]>()?;
+                if !input.peek(syn::LitBool) {
+                    return Err(input.error(
+                        "#[health_check] `critical` takes `true` or `false`",
+                    ));
+                }
+                HealthArg::Critical(keyword, input.parse()?)
+            } else if lookahead.peek(health_kw::probes) {
+                let keyword = input.parse()?;
+                let content;
+                syn::parenthesized!(content in input);
+                HealthArg::Probes(keyword, content.parse_terminated(Ident::parse, Token![,])?)
+            } else if input.peek(Ident) {
+                let ident = input.parse()?;
+                skip_to_comma(input)?;
+                HealthArg::Unknown(ident)
+            } else {
+                return Err(lookahead.error());
+            };
+            Ok(arg)
+        })?;
+        Ok(HealthArgs(args))
+    }
+}

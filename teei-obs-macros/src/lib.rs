@@ -5,6 +5,7 @@ use proc_macro::TokenStream;
 
 mod args;
 mod counted;
+mod health_check;
 mod item;
 mod traced;
 mod valid;
@@ -19,6 +20,12 @@ pub fn counted(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     expand_with(args, item, traced::expand)
+}
+
+/// Registers an `async fn` as a dependency health check; see `teei_obs::health_check`.
+#[proc_macro_attribute]
+pub fn health_check(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_with(args, item, health_check::expand)
 }
 
 /// The one funnel from a macro's `syn::Result` to tokens. On error the original item is

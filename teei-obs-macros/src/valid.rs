@@ -400,3 +400,222 @@ pub(crate) fn check_traced_params(options: &TracedOptions, function: &ItemFn, er
         check(&mut segment);
     }
 }
+
+/// The kinds of `#[health_check(kind = "…")]` with their defaults:
+/// `(name, variant, timeout ms, interval ms, critical, probes)`, probes as bits
+/// (liveness 1, readiness 2, startup 4).
+pub(crate) const HEALTH_KINDS: [(&str, &str, u64, u64, bool, u8); 7] = [
+    ("db", "Db", 2_000, 10_000, true, 2 | 4),
+    ("cache", "Cache", 1_000, 10_000, false, 2 | 4),
+    ("queue", "Queue", 2_000, 10_000, true, 2 | 4),
+    ("nats", "Nats", 2_000, 10_000, true, 2 | 4),
+    ("http", "Http", 3_000, 15_000, false, 2),
+    ("disk", "Disk", 1_000, 30_000, true, 2),
+    ("custom", "Custom", 2_000, 10_000, true, 2),
+];
+
+/// The checked options of `#[health_check]`.
+pub(crate) struct HealthOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) kind: &'static str,
+    pub(crate) timeout_ms: u64,
+    pub(crate) interval_ms: u64,
+    pub(crate) critical: bool,
+    pub(crate) probes: u8,
+}
+
+/// Parses `250ms`, `2s`, `1m`, `1h`, or a sum such as `1m30s`, into milliseconds.
+fn parse_duration(text: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let number: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else if rest.starts_with('s') {
+            (1_000, 1)
+        } else if rest.starts_with('m') {
+            (60_000, 1)
+        } else if rest.starts_with('h') {
+            (3_600_000, 1)
+        } else {
+            return None;
+        };
+        total = total.checked_add(number.checked_mul(unit)?)?;
+        rest = &rest[len..];
+    }
+    Some(total)
+}
+
+pub(crate) fn health_options(args: crate::args::HealthArgs, errors: &mut Errors) -> HealthOptions {
+    use crate::args::{HEALTH_OPTIONS, HealthArg};
+    let mut kind = None;
+    let mut kind_seen = false;
+    let mut name = None;
+    let mut timeout = None;
+    let mut interval = None;
+    let mut critical = None;
+    let mut probes = None;
+    let duration = |value: &LitStr, option: &str, errors: &mut Errors| match parse_duration(&value.value()) {
+        Some(0) => {
+            errors.push(value.span(), format!("#[health_check] `{option}` must be longer than zero"));
+            None
+        }
+        Some(ms) => Some((ms, value.span())),
+        None => {
+            errors.push(
+                value.span(),
+                format!(
+                    "#[health_check] `{option}` must be a duration such as \"250ms\", \"2s\", \"1m30s\" (units ms, s, m, h), not {:?}",
+                    value.value()
+                ),
+            );
+            None
+        }
+    };
+    for arg in args.0 {
+        match arg {
+            HealthArg::Kind(keyword, value) => {
+                if kind_seen {
+                    errors.push(keyword.span, "#[health_check] option `kind` specified more than once");
+                }
+                kind_seen = true;
+                match HEALTH_KINDS.iter().position(|k| k.0 == value.value()) {
+                    Some(index) => kind = Some(index),
+                    None => errors.push(
+                        value.span(),
+                        format!(
+                            "#[health_check] unknown kind {:?}; expected one of \"db\", \"cache\", \"queue\", \"nats\", \"http\", \"disk\", \"custom\"",
+                            value.value()
+                        ),
+                    ),
+                }
+            }
+            HealthArg::Name(keyword, value) => {
+                if value.value().trim().is_empty() {
+                    errors.push(value.span(), "#[health_check] `name` must not be empty");
+                }
+                once("health_check", &mut name, value.value(), keyword.span, "name", errors);
+            }
+            HealthArg::Timeout(keyword, value) => {
+                if let Some(parsed) = duration(&value, "timeout", errors) {
+                    once("health_check", &mut timeout, parsed, keyword.span, "timeout", errors);
+                }
+            }
+            HealthArg::Interval(keyword, value) => {
+                if let Some(parsed) = duration(&value, "interval", errors) {
+                    once("health_check", &mut interval, parsed, keyword.span, "interval", errors);
+                }
+            }
+            HealthArg::Critical(keyword, value) => {
+                once("health_check", &mut critical, value.value, keyword.span, "critical", errors);
+            }
+            HealthArg::Probes(keyword, idents) => {
+                let mut bits = 0u8;
+                for ident in &idents {
+                    let bit = match ident.to_string().as_str() {
+                        "liveness" => 1,
+                        "readiness" => 2,
+                        "startup" => 4,
+                        other => {
+                            errors.push(
+                                ident.span(),
+                                format!("#[health_check] unknown probe `{other}`; expected `liveness`, `readiness` or `startup`"),
+                            );
+                            0
+                        }
+                    };
+                    if bits & bit != 0 {
+                        errors.push(ident.span(), format!("#[health_check] probe `{ident}` listed twice"));
+                    }
+                    bits |= bit;
+                }
+                once("health_check", &mut probes, bits, keyword.span, "probes", errors);
+            }
+            HealthArg::Unknown(ident) => errors.push(
+                ident.span(),
+                format!("unknown #[health_check] option `{ident}`; expected one of {HEALTH_OPTIONS}"),
+            ),
+        }
+    }
+    if !kind_seen {
+        errors.push(
+            Span::call_site(),
+            "#[health_check] needs a `kind`: one of \"db\", \"cache\", \"queue\", \"nats\", \"http\", \"disk\", \"custom\"",
+        );
+    }
+    let defaults = HEALTH_KINDS[kind.unwrap_or(6)];
+    let timeout_ms = timeout.map_or(defaults.2, |(ms, _)| ms);
+    let interval_ms = interval.map_or(defaults.3, |(ms, _)| ms);
+    if timeout_ms > interval_ms {
+        let span = timeout.or(interval).map_or(Span::call_site(), |(_, span)| span);
+        errors.push(
+            span,
+            format!("#[health_check] `timeout` ({timeout_ms} ms) must not exceed `interval` ({interval_ms} ms)"),
+        );
+    }
+    HealthOptions {
+        name,
+        kind: defaults.1,
+        timeout_ms,
+        interval_ms,
+        critical: critical.unwrap_or(defaults.4),
+        probes: probes.unwrap_or(defaults.5),
+    }
+}
+
+/// A health check is a free `async fn` without generics, returning a `Result` or a
+/// `CheckOutcome`, whose parameters are `&T` or `T`.
+pub(crate) fn check_health_fn(_: &HealthOptions, function: &ItemFn, errors: &mut Errors) {
+    let sig = &function.sig;
+    if sig.asyncness.is_none() {
+        errors.push(sig.fn_token.span, "#[health_check] needs an `async fn`");
+    }
+    if !sig.generics.params.is_empty() {
+        errors.push_spanned(&sig.generics, "#[health_check] functions cannot be generic");
+    }
+    let returns_result = match &sig.output {
+        syn::ReturnType::Type(_, ty) => match &**ty {
+            syn::Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "Result" || segment.ident == "CheckOutcome"),
+            _ => false,
+        },
+        syn::ReturnType::Default => false,
+    };
+    if !returns_result {
+        let message = "#[health_check] must return `Result<(), E>` with `E: Display`, or `teei_obs::health::CheckOutcome`";
+        match &sig.output {
+            syn::ReturnType::Type(_, ty) => errors.push_spanned(ty, message),
+            syn::ReturnType::Default => errors.push(sig.paren_token.span.join(), message),
+        }
+    }
+    for input in &sig.inputs {
+        match input {
+            syn::FnArg::Receiver(receiver) => errors.push_spanned(
+                receiver,
+                "#[health_check] must be a free function: state comes in as parameters, not `self`",
+            ),
+            syn::FnArg::Typed(typed) => {
+                if let syn::Type::Reference(reference) = &*typed.ty
+                    && reference.mutability.is_some()
+                {
+                    errors.push_spanned(
+                        &typed.ty,
+                        "#[health_check] parameters are shared state: take `&T` or `T: Clone`, not `&mut T`",
+                    );
+                }
+            }
+        }
+    }
+}

@@ -109,6 +109,10 @@ pub struct Config {
     pub(crate) log_filter: String,
     pub(crate) install_subscriber: bool,
     pub(crate) memory_capacity: usize,
+    pub(crate) state: crate::health::State,
+    pub(crate) damping: crate::health::Damping,
+    pub(crate) health_details: bool,
+    pub(crate) drain_delay: Duration,
 }
 
 impl Config {
@@ -128,6 +132,10 @@ impl Config {
             log_filter: "info".to_owned(),
             install_subscriber: true,
             memory_capacity: 1024,
+            state: crate::health::State::default(),
+            damping: crate::health::Damping::default(),
+            health_details: true,
+            drain_delay: Duration::from_secs(5),
         }
     }
 
@@ -324,6 +332,32 @@ impl Config {
     /// Sets the time between exports.
     pub fn export_interval(mut self, delay: Duration) -> Self {
         self.schedule_delay = delay;
+        self
+    }
+
+    /// Hands `value` to the health checks that take a `&T` (or a `T: Clone`) parameter.
+    pub fn provide<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Sets how many consecutive results change a check's state.
+    pub fn health_damping(mut self, damping: crate::health::Damping) -> Self {
+        self.damping = damping;
+        self
+    }
+
+    /// Whether `/health` and the probes show the checks' messages (on by default; turn it
+    /// off when the endpoints are reachable from outside).
+    pub fn health_details(mut self, show: bool) -> Self {
+        self.health_details = show;
+        self
+    }
+
+    /// Sets how long readiness answers 503 before the server stops taking connections
+    /// (default 5 s; a Kubernetes readiness probe period or two).
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.drain_delay = delay;
         self
     }
 

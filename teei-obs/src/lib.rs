@@ -45,6 +45,7 @@
 //! - [`registry`]: what is registered and the linker caveat for uncalled crates.
 
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod registry;
@@ -61,6 +62,8 @@ use config::{Protocol, TraceExport};
 pub use teei_obs_macros::counted;
 #[doc = include_str!("../../docs/traced.md")]
 pub use teei_obs_macros::traced;
+#[doc = include_str!("../../docs/health_check.md")]
+pub use teei_obs_macros::health_check;
 
 /// Why [`init`] refused to start.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,9 @@ pub enum InitError {
     /// The span exporter could not be built.
     #[error("cannot start span export: {0}")]
     Exporter(String),
+    /// Health checks need state nobody provided.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    MissingState(Vec<health::MissingState>),
 }
 
 struct RegistryProblems<'a>(&'a [registry::RegistryError]);
@@ -111,6 +117,7 @@ pub struct Obs {
     core: trace::Core,
     filter: tracing_subscriber::filter::Targets,
     subscriber_installed: bool,
+    health: Arc<health::HealthManager>,
 }
 
 /// Validates the registry and builds the pipelines.
@@ -137,6 +144,16 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         expected: "comma-separated `level` or `target=level` directives",
     })?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
+    let health = Arc::new(health::HealthManager::new(
+        health::checks(),
+        config.state.clone(),
+        config.service_name.clone(),
+        config.service_version.clone(),
+        config.damping,
+        config.health_details,
+        &registry,
+    )?);
+    health.start();
     let core = trace::Core::new(config.effective_sampler(), pipeline.clone());
     let subscriber_installed = config.install_subscriber
         && tracing::subscriber::set_global_default(trace::TeeiSubscriber::new(
@@ -149,10 +166,12 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
             "a global tracing subscriber was already installed; teei-obs spans go through it"
         );
     }
+    let checks = health::checks().len();
     tracing::info!(
         service = config.name(),
         functions,
-        "teei-obs initialised with {functions} annotated function(s)"
+        checks,
+        "teei-obs initialised with {functions} annotated function(s) and {checks} health check(s)"
     );
     Ok(Obs {
         config,
@@ -162,6 +181,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         core,
         filter,
         subscriber_installed,
+        health,
     })
 }
 
@@ -258,9 +278,28 @@ impl Obs {
         trace::TeeiSubscriber::new(self.core.clone(), self.filter.clone())
     }
 
-    /// The routes to mount: `GET /metrics`.
+    /// The routes to mount: `GET /metrics`, `/health`, `/health/liveness`,
+    /// `/health/readiness`, `/health/startup`.
     pub fn router(&self) -> axum::Router {
-        http::metrics_router(self.registry.clone())
+        self.health.start();
+        http::metrics_router(self.registry.clone()).merge(health::health_router(self.health.clone()))
+    }
+
+    /// The health manager: reports, shutdown state, start-up marker.
+    pub fn health(&self) -> &Arc<health::HealthManager> {
+        &self.health
+    }
+
+    /// Resolves when the process is asked to stop (SIGTERM or SIGINT), after flipping
+    /// readiness to 503 and waiting the drain delay ([`Config::drain_delay`]) so load
+    /// balancers stop sending traffic while liveness and the health routes keep answering.
+    /// Hand it to `axum::serve(..).with_graceful_shutdown(..)`, then call
+    /// [`Obs::shutdown`] to flush telemetry.
+    pub async fn shutdown_signal(&self) {
+        wait_for_signal().await;
+        tracing::info!("stop signal received");
+        self.health.set_shutting_down();
+        tokio::time::sleep(self.config.drain_delay).await;
     }
 
     /// The middleware for the service's routes: trace context and correlation IDs in,
@@ -293,6 +332,28 @@ impl Obs {
     }
 }
 
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// What generated code names. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
@@ -303,6 +364,7 @@ pub mod __private {
         AnyOutcome, Call, Histogram, NO_TIMING, NoTiming, ResultOutcome, Timing,
     };
     pub use crate::metrics::slot::{ROWS, Slot};
+    pub use crate::health::{CheckEntry, CheckFuture, IntoOutcome, Kind, Missing, State};
     pub use crate::registry::{FunctionEntry, Instrumentation, TracedInfo};
     pub use tracing;
 
@@ -310,4 +372,23 @@ pub mod __private {
     /// after the slice's identifier, and two slices of one name collide.
     #[linkme::distributed_slice]
     pub static TEEI_OBS_FUNCTIONS: [FunctionEntry];
+
+    /// Every `#[health_check]` of the binary.
+    #[linkme::distributed_slice]
+    pub static TEEI_OBS_HEALTH_CHECKS: [CheckEntry];
+
+    /// Boxes a check's future.
+    pub fn check_future<F>(future: F) -> CheckFuture
+    where
+        F: std::future::Future<Output = crate::health::CheckOutcome> + Send + 'static,
+    {
+        Box::pin(future)
+    }
+
+    /// A value of `T` from the state, boxed into the check's future by generated code.
+    pub fn state<T: Send + Sync + 'static>(
+        state: &State,
+    ) -> Result<std::sync::Arc<T>, Missing> {
+        state.get::<T>()
+    }
 }

@@ -1,0 +1,459 @@
+//! Runs the checks in the background and answers the probes from their cached results.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use prometheus::{HistogramOpts, HistogramVec, IntGaugeVec, Opts};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::{CheckEntry, CheckOutcome, Probe, State};
+
+/// The state of a check, a probe or the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything works.
+    Healthy,
+    /// Works, with a non-critical dependency failing or a remark: still answers 200.
+    Degraded,
+    /// Does not work: the probe answers 503.
+    Unhealthy,
+}
+
+impl Status {
+    /// `healthy`, `degraded` or `unhealthy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Healthy => "healthy",
+            Status::Degraded => "degraded",
+            Status::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// How many consecutive results it takes to change a check's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Damping {
+    /// Consecutive failures before a passing check is reported failing (default 1: a
+    /// dependency that is down is reported at the next run).
+    pub failures: u32,
+    /// Consecutive successes before a failing check is reported passing again (default 2:
+    /// a dependency that flaps does not flap the probe).
+    pub successes: u32,
+}
+
+impl Default for Damping {
+    fn default() -> Self {
+        Damping {
+            failures: 1,
+            successes: 2,
+        }
+    }
+}
+
+/// One check in a report.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    /// The check's name.
+    pub name: &'static str,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its state after damping.
+    pub status: Status,
+    /// Whether its failure makes the service unhealthy.
+    pub critical: bool,
+    /// How long its last run took, in milliseconds.
+    pub latency: u64,
+    /// What its last run said (hidden when details are turned off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The answer of `/health` and the probes.
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthReport {
+    /// The overall state.
+    pub status: Status,
+    /// The service name.
+    pub service: String,
+    /// The service version.
+    pub version: String,
+    /// When the report was made, RFC 3339.
+    pub timestamp: String,
+    /// Seconds since `init`.
+    pub uptime: u64,
+    /// The checks that went into it.
+    pub dependencies: Vec<CheckReport>,
+}
+
+#[derive(Debug, Default)]
+struct Latest {
+    /// `None` until the first run; afterwards the damped state.
+    passing: Option<bool>,
+    degraded: bool,
+    message: Option<String>,
+    latency: Duration,
+    failures: u32,
+    successes: u32,
+}
+
+#[derive(Debug)]
+struct Runner {
+    entry: &'static CheckEntry,
+    latest: Mutex<Latest>,
+    runs: AtomicU64,
+    generation: watch::Sender<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct Metrics {
+    status: IntGaugeVec,
+    duration: HistogramVec,
+}
+
+/// The health of a service: its checks, their cached results and the probe logic.
+#[derive(Debug)]
+pub struct HealthManager {
+    runners: Vec<Arc<Runner>>,
+    state: State,
+    service: String,
+    version: String,
+    started_at: Instant,
+    damping: Damping,
+    details: bool,
+    shutting_down: AtomicBool,
+    started: AtomicBool,
+    metrics: Metrics,
+    loops: OnceLock<()>,
+}
+
+/// Why the checks cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("health check `{check}` at {location} needs a `{missing}`, which was not provided: call Config::provide with one")]
+pub struct MissingState {
+    /// The check.
+    pub check: &'static str,
+    /// Where it is defined.
+    pub location: crate::registry::Location,
+    /// The type nobody provided.
+    pub missing: &'static str,
+}
+
+impl HealthManager {
+    pub(crate) fn new(
+        entries: impl IntoIterator<Item = &'static CheckEntry>,
+        state: State,
+        service: String,
+        version: String,
+        damping: Damping,
+        details: bool,
+        registry: &prometheus::Registry,
+    ) -> Result<Self, crate::InitError> {
+        let mut missing = Vec::new();
+        let runners: Vec<Arc<Runner>> = entries
+            .into_iter()
+            .map(|entry| {
+                // Building the future only clones the state it needs; it is not polled.
+                if let Err(super::Missing(type_name)) = entry.start(&state) {
+                    missing.push(MissingState {
+                        check: entry.name(),
+                        location: entry.location(),
+                        missing: type_name,
+                    });
+                }
+                Arc::new(Runner {
+                    entry,
+                    latest: Mutex::new(Latest::default()),
+                    runs: AtomicU64::new(0),
+                    generation: watch::channel(0).0,
+                })
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(crate::InitError::MissingState(missing));
+        }
+        let metrics = Metrics {
+            status: IntGaugeVec::new(
+                Opts::new(
+                    "health_check_status",
+                    "1 while a health check passes, 0 while it fails",
+                ),
+                &["name", "kind"],
+            )?,
+            duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "health_check_duration_seconds",
+                    "Duration of health check runs",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                &["name", "kind"],
+            )?,
+        };
+        for runner in &runners {
+            let labels = [runner.entry.name(), runner.entry.kind().as_str()];
+            metrics.status.with_label_values(&labels);
+            metrics.duration.with_label_values(&labels);
+        }
+        registry.register(Box::new(metrics.status.clone()))?;
+        registry.register(Box::new(metrics.duration.clone()))?;
+        Ok(HealthManager {
+            started: AtomicBool::new(!runners.iter().any(|r| r.entry.in_probe(Probe::Startup))),
+            runners,
+            state,
+            service,
+            version,
+            started_at: Instant::now(),
+            damping,
+            details,
+            shutting_down: AtomicBool::new(false),
+            metrics,
+            loops: OnceLock::new(),
+        })
+    }
+
+    /// Starts the background runs on the current Tokio runtime, once; without a runtime it
+    /// does nothing (the first probe served will start them).
+    pub fn start(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.loops.get_or_init(|| {
+            for runner in &self.runners {
+                let manager = Arc::clone(self);
+                let runner = Arc::clone(runner);
+                runtime.spawn(async move {
+                    loop {
+                        manager.run_once(&runner).await;
+                        tokio::time::sleep(runner.entry.interval()).await;
+                    }
+                });
+            }
+        });
+    }
+
+    /// Readiness answers 503 from now on; liveness and `/health` keep answering.
+    pub fn set_shutting_down(&self) {
+        if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            tracing::info!("shutting down: readiness now reports unhealthy");
+        }
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Marks start-up complete even if startup checks have not passed yet.
+    pub fn mark_started(&self) {
+        self.started.store(true, Ordering::SeqCst);
+    }
+
+    /// How many times check `name` has run (its body, not the probes that read it).
+    pub fn runs(&self, name: &str) -> Option<u64> {
+        self.runners
+            .iter()
+            .find(|runner| runner.entry.name() == name)
+            .map(|runner| runner.runs.load(Ordering::SeqCst))
+    }
+
+    async fn run_once(&self, runner: &Runner) {
+        let entry = runner.entry;
+        let started = Instant::now();
+        runner.runs.fetch_add(1, Ordering::SeqCst);
+        let outcome = match entry.start(&self.state) {
+            Ok(future) => {
+                // Its own task: a panic is caught at the join, and a hang is cut off.
+                let task = tokio::spawn(future);
+                let abort = task.abort_handle();
+                match tokio::time::timeout(entry.timeout(), task).await {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(error)) if error.is_panic() => {
+                        let payload = error.into_panic();
+                        let message = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a non-string panic".to_owned());
+                        CheckOutcome::Unhealthy(format!("check panicked: {message}"))
+                    }
+                    Ok(Err(_)) => CheckOutcome::Unhealthy("check was cancelled".to_owned()),
+                    Err(_) => {
+                        abort.abort();
+                        CheckOutcome::Unhealthy(format!("timed out after {:?}", entry.timeout()))
+                    }
+                }
+            }
+            Err(super::Missing(type_name)) => {
+                CheckOutcome::Unhealthy(format!("no `{type_name}` was provided"))
+            }
+        };
+        let latency = started.elapsed();
+        let labels = [entry.name(), entry.kind().as_str()];
+        self.metrics
+            .duration
+            .with_label_values(&labels)
+            .observe(latency.as_secs_f64());
+        let (passed, degraded, message) = match outcome {
+            CheckOutcome::Healthy => (true, false, None),
+            CheckOutcome::Degraded(message) => (true, true, Some(message)),
+            CheckOutcome::Unhealthy(message) => (false, false, Some(message)),
+        };
+        let mut latest = runner.latest.lock().unwrap_or_else(|e| e.into_inner());
+        if passed {
+            latest.successes += 1;
+            latest.failures = 0;
+        } else {
+            latest.failures += 1;
+            latest.successes = 0;
+        }
+        let before = latest.passing;
+        let now_passing = match before {
+            None => passed,
+            Some(true) => latest.failures < self.damping.failures,
+            Some(false) => latest.successes >= self.damping.successes,
+        };
+        latest.passing = Some(now_passing);
+        latest.degraded = degraded;
+        latest.message = message;
+        latest.latency = latency;
+        if before != Some(now_passing) {
+            if now_passing {
+                tracing::info!(check = entry.name(), kind = entry.kind().as_str(), "health check passing");
+            } else {
+                tracing::warn!(
+                    check = entry.name(),
+                    kind = entry.kind().as_str(),
+                    message = latest.message.as_deref().unwrap_or(""),
+                    "health check failing"
+                );
+            }
+        }
+        self.metrics
+            .status
+            .with_label_values(&labels)
+            .set(i64::from(now_passing));
+        drop(latest);
+        runner.generation.send_modify(|generation| *generation += 1);
+    }
+
+    /// The report for `probe` (`None`: `/health`, every check).
+    pub async fn report(self: &Arc<Self>, probe: Option<Probe>) -> HealthReport {
+        self.start();
+        let runners: Vec<&Arc<Runner>> = self
+            .runners
+            .iter()
+            .filter(|runner| match probe {
+                None => true,
+                Some(probe) => runner.entry.in_probe(probe),
+            })
+            .collect();
+        // A check that has not finished its first run yet: wait for it, within its timeout.
+        for runner in &runners {
+            let mut generation = runner.generation.subscribe();
+            let bound = runner.entry.timeout() + Duration::from_millis(50);
+            let _ = tokio::time::timeout(bound, generation.wait_for(|g| *g > 0)).await;
+        }
+        let mut status = Status::Healthy;
+        let dependencies = runners
+            .iter()
+            .map(|runner| {
+                let latest = runner.latest.lock().unwrap_or_else(|e| e.into_inner());
+                let check_status = match latest.passing {
+                    Some(true) if latest.degraded => Status::Degraded,
+                    Some(true) => Status::Healthy,
+                    _ => Status::Unhealthy,
+                };
+                let effect = match (check_status, runner.entry.critical()) {
+                    (Status::Unhealthy, true) => Status::Unhealthy,
+                    (Status::Unhealthy, false) | (Status::Degraded, _) => Status::Degraded,
+                    (Status::Healthy, _) => Status::Healthy,
+                };
+                status = worst(status, effect);
+                let message = match (&latest.message, latest.passing) {
+                    (_, None) => Some("no result yet".to_owned()),
+                    (Some(message), _) => Some(message.clone()),
+                    (None, _) => None,
+                };
+                CheckReport {
+                    name: runner.entry.name(),
+                    kind: runner.entry.kind().as_str(),
+                    status: check_status,
+                    critical: runner.entry.critical(),
+                    latency: u64::try_from(latest.latency.as_millis()).unwrap_or(u64::MAX),
+                    message: message.filter(|_| self.details),
+                }
+            })
+            .collect();
+        match probe {
+            Some(Probe::Readiness) if self.is_shutting_down() => status = Status::Unhealthy,
+            Some(Probe::Startup) => {
+                if status != Status::Unhealthy {
+                    self.started.store(true, Ordering::SeqCst);
+                } else if self.started.load(Ordering::SeqCst) {
+                    // Started once: startup stays done even if a dependency fails later.
+                    status = Status::Degraded;
+                }
+            }
+            _ => {}
+        }
+        HealthReport {
+            status,
+            service: self.service.clone(),
+            version: self.version.clone(),
+            timestamp: rfc3339(SystemTime::now()),
+            uptime: self.started_at.elapsed().as_secs(),
+            dependencies,
+        }
+    }
+}
+
+fn worst(a: Status, b: Status) -> Status {
+    let rank = |s| match s {
+        Status::Healthy => 0,
+        Status::Degraded => 1,
+        Status::Unhealthy => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// `time` as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub(crate) fn rfc3339(time: SystemTime) -> String {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_763_035_200_123);
+        assert_eq!(rfc3339(t), "2025-11-13T12:00:00.123Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+}

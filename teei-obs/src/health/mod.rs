@@ -1,0 +1,243 @@
+//! Health: `#[health_check]` dependency checks, cached and refreshed in the background, and
+//! the four Kubernetes probe endpoints.
+//!
+//! A check is an `async fn` returning `Result<(), E: Display>` (or [`CheckOutcome`]); its
+//! parameters are application state (a database pool, a client) the service hands to
+//! [`Config::provide`](crate::Config::provide) at start-up. `init` fails, naming the check
+//! and the type, when a check's state was not provided.
+//!
+//! The manager runs each check in the background once per interval, whatever the probe
+//! traffic, bounds every run by the check's timeout, reports a panic as unhealthy with its
+//! message, damps flapping, and exports `health_check_status{name,kind}` and
+//! `health_check_duration_seconds{name,kind}`. See `docs/health.md`.
+
+mod checks;
+mod manager;
+mod routes;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use checks::{http_get, nats_ping, postgres_select_1};
+pub use manager::{CheckReport, Damping, HealthManager, HealthReport, MissingState, Status};
+pub(crate) use routes::health_router;
+
+use crate::registry::Location;
+
+/// What a dependency is; sets a check's defaults and groups it in reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A database.
+    Db,
+    /// A cache (Redis, memcached).
+    Cache,
+    /// A message queue.
+    Queue,
+    /// A NATS server.
+    Nats,
+    /// An HTTP service.
+    Http,
+    /// A disk or volume.
+    Disk,
+    /// Anything else.
+    Custom,
+}
+
+impl Kind {
+    /// Every kind, as `#[health_check(kind = "…")]` spells them.
+    pub const ALL: [Kind; 7] = [
+        Kind::Db,
+        Kind::Cache,
+        Kind::Queue,
+        Kind::Nats,
+        Kind::Http,
+        Kind::Disk,
+        Kind::Custom,
+    ];
+
+    /// The name used in `kind = "…"`, labels and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Db => "db",
+            Kind::Cache => "cache",
+            Kind::Queue => "queue",
+            Kind::Nats => "nats",
+            Kind::Http => "http",
+            Kind::Disk => "disk",
+            Kind::Custom => "custom",
+        }
+    }
+}
+
+/// The probes a check takes part in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Probe {
+    /// `/health/liveness`: is the process alive? Restarting the pod is the remedy.
+    Liveness,
+    /// `/health/readiness`: may it take traffic now?
+    Readiness,
+    /// `/health/startup`: has it finished starting?
+    Startup,
+}
+
+/// A check's probes as bits: liveness 1, readiness 2, startup 4.
+pub(crate) fn probe_bit(probe: Probe) -> u8 {
+    match probe {
+        Probe::Liveness => 1,
+        Probe::Readiness => 2,
+        Probe::Startup => 4,
+    }
+}
+
+/// The result of one run of a check, for checks that want to say more than `Result`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// Working.
+    Healthy,
+    /// Working, with a remark (slow, near a limit); counts as passing.
+    Degraded(String),
+    /// Not working.
+    Unhealthy(String),
+}
+
+/// Converts what a check returns into a [`CheckOutcome`].
+pub trait IntoOutcome {
+    /// The outcome.
+    fn into_outcome(self) -> CheckOutcome;
+}
+
+impl<E: fmt::Display> IntoOutcome for Result<(), E> {
+    fn into_outcome(self) -> CheckOutcome {
+        match self {
+            Ok(()) => CheckOutcome::Healthy,
+            Err(error) => CheckOutcome::Unhealthy(error.to_string()),
+        }
+    }
+}
+
+impl IntoOutcome for CheckOutcome {
+    fn into_outcome(self) -> CheckOutcome {
+        self
+    }
+}
+
+/// Application state checks take as parameters, by type.
+#[derive(Clone, Default)]
+pub struct State(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "State({} values)", self.0.len())
+    }
+}
+
+/// A check needs a value of a type nobody provided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Missing(pub &'static str);
+
+impl State {
+    /// Adds `value`, replacing any earlier value of its type.
+    pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.0.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    /// The value of type `T`.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Result<Arc<T>, Missing> {
+        self.0
+            .get(&TypeId::of::<T>())
+            .and_then(|value| value.clone().downcast::<T>().ok())
+            .ok_or(Missing(std::any::type_name::<T>()))
+    }
+}
+
+/// A running check, boxed.
+pub type CheckFuture = Pin<Box<dyn Future<Output = CheckOutcome> + Send + 'static>>;
+
+/// One `#[health_check]`, as the macro registered it.
+#[derive(Debug)]
+pub struct CheckEntry {
+    name: &'static str,
+    kind: Kind,
+    timeout: Duration,
+    interval: Duration,
+    critical: bool,
+    probes: u8,
+    location: Location,
+    invoke: fn(&State) -> Result<CheckFuture, Missing>,
+}
+
+impl CheckEntry {
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    pub const fn new(
+        name: &'static str,
+        kind: Kind,
+        timeout: Duration,
+        interval: Duration,
+        critical: bool,
+        probes: u8,
+        file: &'static str,
+        line: u32,
+        invoke: fn(&State) -> Result<CheckFuture, Missing>,
+    ) -> Self {
+        CheckEntry {
+            name,
+            kind,
+            timeout,
+            interval,
+            critical,
+            probes,
+            location: Location { file, line },
+            invoke,
+        }
+    }
+
+    /// The check's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// What it checks.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The bound on one run.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// How often it runs.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Whether a failure makes the service unhealthy (else degraded).
+    pub fn critical(&self) -> bool {
+        self.critical
+    }
+
+    /// Whether the check takes part in `probe`.
+    pub fn in_probe(&self, probe: Probe) -> bool {
+        self.probes & probe_bit(probe) != 0
+    }
+
+    /// Where it is defined.
+    pub fn location(&self) -> Location {
+        self.location
+    }
+
+    pub(crate) fn start(&self, state: &State) -> Result<CheckFuture, Missing> {
+        (self.invoke)(state)
+    }
+}
+
+/// Every `#[health_check]` linked into this binary.
+pub fn checks() -> impl ExactSizeIterator<Item = &'static CheckEntry> {
+    crate::__private::TEEI_OBS_HEALTH_CHECKS.iter()
+}
