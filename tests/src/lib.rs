@@ -4,6 +4,7 @@
 //! HTTP/1.1 to it, so the tests exercise a real socket and a real HTTP parser.
 
 pub mod otlp;
+pub mod servers;
 
 use std::net::SocketAddr;
 use std::time::Duration;
