@@ -247,7 +247,11 @@ pub(crate) enum HealthArg {
 /// The argument list of `#[health_check(...)]`.
 pub(crate) struct HealthArgs(pub(crate) Vec<HealthArg>);
 
-fn health_string<K: Parse>(input: ParseStream<'_>, option: &str, example: &str) -> syn::Result<(K, LitStr)> {
+fn health_string<K: Parse>(
+    input: ParseStream<'_>,
+    option: &str,
+    example: &str,
+) -> syn::Result<(K, LitStr)> {
     let keyword = input.parse()?;
     input.parse::<Token![=]>()?;
     if !input.peek(LitStr) {
@@ -278,9 +282,7 @@ impl Parse for HealthArgs {
                 let keyword = input.parse()?;
                 input.parse::<Token![=]>()?;
                 if !input.peek(syn::LitBool) {
-                    return Err(input.error(
-                        "#[health_check] `critical` takes `true` or `false`",
-                    ));
+                    return Err(input.error("#[health_check] `critical` takes `true` or `false`"));
                 }
                 HealthArg::Critical(keyword, input.parse()?)
             } else if lookahead.peek(health_kw::probes) {

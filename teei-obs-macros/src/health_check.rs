@@ -10,7 +10,14 @@ use crate::item::{Function, expand_fn};
 use crate::valid::{HealthOptions, check_health_fn, health_options};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    expand_fn::<HealthArgs, _>("health_check", args, item, health_options, check_health_fn, wrap)
+    expand_fn::<HealthArgs, _>(
+        "health_check",
+        args,
+        item,
+        health_options,
+        check_health_fn,
+        wrap,
+    )
 }
 
 fn wrap(function: ItemFn, options: HealthOptions) -> TokenStream {
@@ -45,6 +52,14 @@ fn wrap(function: ItemFn, options: HealthOptions) -> TokenStream {
         args.push(arg);
     }
     let block = &function.block;
+    // A returned error type that is not `Display` is reported on the return type.
+    let output_span = match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => ident.span(),
+    };
+    let outcome = quote_spanned! {output_span=>
+        ::teei_obs::__private::IntoOutcome::into_outcome(#ident(#(#args),*).await)
+    };
     let body = quote! {
         #[::teei_obs::__private::linkme::distributed_slice(::teei_obs::__private::TEEI_OBS_HEALTH_CHECKS)]
         #[linkme(crate = ::teei_obs::__private::linkme)]
@@ -65,7 +80,7 @@ fn wrap(function: ItemFn, options: HealthOptions) -> TokenStream {
         ) -> ::core::result::Result<::teei_obs::__private::CheckFuture, ::teei_obs::__private::Missing> {
             #(#fetches)*
             ::core::result::Result::Ok(::teei_obs::__private::check_future(async move {
-                ::teei_obs::__private::IntoOutcome::into_outcome(#ident(#(#args),*).await)
+                #outcome
             }))
         }
         #block

@@ -464,9 +464,14 @@ pub(crate) fn health_options(args: crate::args::HealthArgs, errors: &mut Errors)
     let mut interval = None;
     let mut critical = None;
     let mut probes = None;
-    let duration = |value: &LitStr, option: &str, errors: &mut Errors| match parse_duration(&value.value()) {
+    let duration = |value: &LitStr, option: &str, errors: &mut Errors| match parse_duration(
+        &value.value(),
+    ) {
         Some(0) => {
-            errors.push(value.span(), format!("#[health_check] `{option}` must be longer than zero"));
+            errors.push(
+                value.span(),
+                format!("#[health_check] `{option}` must be longer than zero"),
+            );
             None
         }
         Some(ms) => Some((ms, value.span())),
@@ -485,7 +490,10 @@ pub(crate) fn health_options(args: crate::args::HealthArgs, errors: &mut Errors)
         match arg {
             HealthArg::Kind(keyword, value) => {
                 if kind_seen {
-                    errors.push(keyword.span, "#[health_check] option `kind` specified more than once");
+                    errors.push(
+                        keyword.span,
+                        "#[health_check] option `kind` specified more than once",
+                    );
                 }
                 kind_seen = true;
                 match HEALTH_KINDS.iter().position(|k| k.0 == value.value()) {
@@ -503,20 +511,48 @@ pub(crate) fn health_options(args: crate::args::HealthArgs, errors: &mut Errors)
                 if value.value().trim().is_empty() {
                     errors.push(value.span(), "#[health_check] `name` must not be empty");
                 }
-                once("health_check", &mut name, value.value(), keyword.span, "name", errors);
+                once(
+                    "health_check",
+                    &mut name,
+                    value.value(),
+                    keyword.span,
+                    "name",
+                    errors,
+                );
             }
             HealthArg::Timeout(keyword, value) => {
                 if let Some(parsed) = duration(&value, "timeout", errors) {
-                    once("health_check", &mut timeout, parsed, keyword.span, "timeout", errors);
+                    once(
+                        "health_check",
+                        &mut timeout,
+                        parsed,
+                        keyword.span,
+                        "timeout",
+                        errors,
+                    );
                 }
             }
             HealthArg::Interval(keyword, value) => {
                 if let Some(parsed) = duration(&value, "interval", errors) {
-                    once("health_check", &mut interval, parsed, keyword.span, "interval", errors);
+                    once(
+                        "health_check",
+                        &mut interval,
+                        parsed,
+                        keyword.span,
+                        "interval",
+                        errors,
+                    );
                 }
             }
             HealthArg::Critical(keyword, value) => {
-                once("health_check", &mut critical, value.value, keyword.span, "critical", errors);
+                once(
+                    "health_check",
+                    &mut critical,
+                    value.value,
+                    keyword.span,
+                    "critical",
+                    errors,
+                );
             }
             HealthArg::Probes(keyword, idents) => {
                 let mut bits = 0u8;
@@ -534,15 +570,27 @@ pub(crate) fn health_options(args: crate::args::HealthArgs, errors: &mut Errors)
                         }
                     };
                     if bits & bit != 0 {
-                        errors.push(ident.span(), format!("#[health_check] probe `{ident}` listed twice"));
+                        errors.push(
+                            ident.span(),
+                            format!("#[health_check] probe `{ident}` listed twice"),
+                        );
                     }
                     bits |= bit;
                 }
-                once("health_check", &mut probes, bits, keyword.span, "probes", errors);
+                once(
+                    "health_check",
+                    &mut probes,
+                    bits,
+                    keyword.span,
+                    "probes",
+                    errors,
+                );
             }
             HealthArg::Unknown(ident) => errors.push(
                 ident.span(),
-                format!("unknown #[health_check] option `{ident}`; expected one of {HEALTH_OPTIONS}"),
+                format!(
+                    "unknown #[health_check] option `{ident}`; expected one of {HEALTH_OPTIONS}"
+                ),
             ),
         }
     }
@@ -556,7 +604,9 @@ pub(crate) fn health_options(args: crate::args::HealthArgs, errors: &mut Errors)
     let timeout_ms = timeout.map_or(defaults.2, |(ms, _)| ms);
     let interval_ms = interval.map_or(defaults.3, |(ms, _)| ms);
     if timeout_ms > interval_ms {
-        let span = timeout.or(interval).map_or(Span::call_site(), |(_, span)| span);
+        let span = timeout
+            .or(interval)
+            .map_or(Span::call_site(), |(_, span)| span);
         errors.push(
             span,
             format!("#[health_check] `timeout` ({timeout_ms} ms) must not exceed `interval` ({interval_ms} ms)"),
@@ -584,11 +634,9 @@ pub(crate) fn check_health_fn(_: &HealthOptions, function: &ItemFn, errors: &mut
     }
     let returns_result = match &sig.output {
         syn::ReturnType::Type(_, ty) => match &**ty {
-            syn::Type::Path(path) => path
-                .path
-                .segments
-                .last()
-                .is_some_and(|segment| segment.ident == "Result" || segment.ident == "CheckOutcome"),
+            syn::Type::Path(path) => path.path.segments.last().is_some_and(|segment| {
+                segment.ident == "Result" || segment.ident == "CheckOutcome"
+            }),
             _ => false,
         },
         syn::ReturnType::Default => false,

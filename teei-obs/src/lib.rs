@@ -60,10 +60,10 @@ pub use config::Config;
 use config::{Protocol, TraceExport};
 #[doc = include_str!("../../docs/counted.md")]
 pub use teei_obs_macros::counted;
-#[doc = include_str!("../../docs/traced.md")]
-pub use teei_obs_macros::traced;
 #[doc = include_str!("../../docs/health_check.md")]
 pub use teei_obs_macros::health_check;
+#[doc = include_str!("../../docs/traced.md")]
+pub use teei_obs_macros::traced;
 
 /// Why [`init`] refused to start.
 #[derive(Debug, thiserror::Error)]
@@ -282,7 +282,8 @@ impl Obs {
     /// `/health/readiness`, `/health/startup`.
     pub fn router(&self) -> axum::Router {
         self.health.start();
-        http::metrics_router(self.registry.clone()).merge(health::health_router(self.health.clone()))
+        http::metrics_router(self.registry.clone())
+            .merge(health::health_router(self.health.clone()))
     }
 
     /// The health manager: reports, shutdown state, start-up marker.
@@ -336,7 +337,10 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}
@@ -359,12 +363,12 @@ async fn wait_for_signal() {
 pub mod __private {
     pub use linkme;
 
+    pub use crate::health::{CheckEntry, CheckFuture, IntoOutcome, Kind, Missing, State};
     pub use crate::metrics::FunctionMetrics;
     pub use crate::metrics::function::{
         AnyOutcome, Call, Histogram, NO_TIMING, NoTiming, ResultOutcome, Timing,
     };
     pub use crate::metrics::slot::{ROWS, Slot};
-    pub use crate::health::{CheckEntry, CheckFuture, IntoOutcome, Kind, Missing, State};
     pub use crate::registry::{FunctionEntry, Instrumentation, TracedInfo};
     pub use tracing;
 
@@ -386,9 +390,7 @@ pub mod __private {
     }
 
     /// A value of `T` from the state, boxed into the check's future by generated code.
-    pub fn state<T: Send + Sync + 'static>(
-        state: &State,
-    ) -> Result<std::sync::Arc<T>, Missing> {
+    pub fn state<T: Send + Sync + 'static>(state: &State) -> Result<std::sync::Arc<T>, Missing> {
         state.get::<T>()
     }
 }

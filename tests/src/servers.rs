@@ -62,7 +62,11 @@ pub struct Postgres {
 impl Postgres {
     /// Creates the cluster and starts the server on `addr`.
     pub fn start(addr: SocketAddr) -> Postgres {
-        let dir = std::env::temp_dir().join(format!("teei-obs-pg-{}-{}", std::process::id(), addr.port()));
+        let dir = std::env::temp_dir().join(format!(
+            "teei-obs-pg-{}-{}",
+            std::process::id(),
+            addr.port()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("data directory");
         if is_root() {
@@ -78,8 +82,16 @@ impl Postgres {
             .arg(dir.join("data"))
             .output()
             .expect("initdb: install Debian's postgresql (scripts/test does)");
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        let mut server = Postgres { dir, addr, child: None };
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut server = Postgres {
+            dir,
+            addr,
+            child: None,
+        };
         server.resume();
         server
     }
@@ -107,7 +119,11 @@ impl Postgres {
             .spawn()
             .expect("postgres");
         self.child = Some(child);
-        assert!(wait_for_port(self.addr, true), "PostgreSQL did not start on {}", self.addr);
+        assert!(
+            wait_for_port(self.addr, true),
+            "PostgreSQL did not start on {}",
+            self.addr
+        );
     }
 
     /// Stops the server (fast shutdown) and waits until the port is closed.
@@ -160,13 +176,22 @@ impl Nats {
     /// Starts it again after [`Nats::stop`].
     pub fn resume(&mut self) {
         let child = Command::new("nats-server")
-            .args(["-a", &self.addr.ip().to_string(), "-p", &self.addr.port().to_string()])
+            .args([
+                "-a",
+                &self.addr.ip().to_string(),
+                "-p",
+                &self.addr.port().to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server: install Debian's nats-server (scripts/test does)");
         self.child = Some(child);
-        assert!(wait_for_port(self.addr, true), "NATS did not start on {}", self.addr);
+        assert!(
+            wait_for_port(self.addr, true),
+            "NATS did not start on {}",
+            self.addr
+        );
     }
 
     /// Stops it and waits until the port is closed.

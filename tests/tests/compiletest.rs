@@ -14,3 +14,10 @@ fn traced_ui() {
     cases.pass("ui/traced/pass/*.rs");
     cases.compile_fail("ui/traced/fail/*.rs");
 }
+
+#[test]
+fn health_check_ui() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("ui/health_check/pass/*.rs");
+    cases.compile_fail("ui/health_check/fail/*.rs");
+}

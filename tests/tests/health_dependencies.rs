@@ -52,7 +52,10 @@ async fn stopping_and_restarting_postgres_and_nats_flips_readiness() {
             .install_subscriber(false)
             .provide(Database(pg.url()))
             .provide(Bus(bus.addr.to_string()))
-            .health_damping(Damping { failures: 1, successes: 1 }),
+            .health_damping(Damping {
+                failures: 1,
+                successes: 1,
+            }),
     )
     .unwrap();
     let addr = serve(obs.router()).await;

@@ -20,7 +20,11 @@ struct CacheClient(Arc<AtomicBool>);
 
 #[health_check(kind = "db", name = "postgres", timeout = "100ms", interval = "100ms")]
 async fn database(pool: &Pool) -> Result<(), String> {
-    if pool.up.load(Ordering::SeqCst) { Ok(()) } else { Err("connection refused".into()) }
+    if pool.up.load(Ordering::SeqCst) {
+        Ok(())
+    } else {
+        Err("connection refused".into())
+    }
 }
 
 #[health_check(kind = "cache", interval = "100ms", timeout = "100ms")]
@@ -39,8 +43,15 @@ async fn event_loop() -> Result<(), std::convert::Infallible> {
 
 async fn json(addr: std::net::SocketAddr, path: &str) -> (u16, serde_json::Value) {
     let response = request(addr, "GET", path).await.unwrap();
-    assert_eq!(response.header("content-type"), Some("application/json"), "{path}");
-    (response.status, serde_json::from_str(&response.body).unwrap())
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/json"),
+        "{path}"
+    );
+    (
+        response.status,
+        serde_json::from_str(&response.body).unwrap(),
+    )
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
@@ -56,13 +67,17 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 
 #[test]
 fn a_check_whose_state_was_not_provided_fails_init_naming_check_and_type() {
-    let error = teei_obs::init(
-        teei_obs::Config::new("no-state").install_subscriber(false),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(error.contains("postgres") && error.contains("Pool"), "{error}");
-    assert!(error.contains("cache") && error.contains("CacheClient"), "{error}");
+    let error = teei_obs::init(teei_obs::Config::new("no-state").install_subscriber(false))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("postgres") && error.contains("Pool"),
+        "{error}"
+    );
+    assert!(
+        error.contains("cache") && error.contains("CacheClient"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +91,10 @@ async fn endpoints_answer_in_the_typescript_shape_and_follow_the_checks() {
             .install_subscriber(false)
             .provide(pool)
             .provide(CacheClient(cache_up.clone()))
-            .health_damping(Damping { failures: 1, successes: 1 }),
+            .health_damping(Damping {
+                failures: 1,
+                successes: 1,
+            }),
     )
     .unwrap();
     let addr = serve(obs.router()).await;
@@ -90,14 +108,21 @@ async fn endpoints_answer_in_the_typescript_shape_and_follow_the_checks() {
     assert!(body["uptime"].is_u64());
     let dependencies = body["dependencies"].as_array().unwrap();
     assert_eq!(dependencies.len(), 3);
-    let postgres = dependencies.iter().find(|d| d["name"] == "postgres").unwrap();
+    let postgres = dependencies
+        .iter()
+        .find(|d| d["name"] == "postgres")
+        .unwrap();
     assert_eq!(postgres["kind"], "db");
     assert_eq!(postgres["status"], "healthy");
     assert!(postgres["latency"].is_u64());
 
     for path in ["/health/liveness", "/health/readiness", "/health/startup"] {
         let (status, body) = json(addr, path).await;
-        assert_eq!((status, body["status"].as_str()), (200, Some("healthy")), "{path}");
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("healthy")),
+            "{path}"
+        );
     }
     let head = request(addr, "HEAD", "/health/readiness").await.unwrap();
     assert_eq!(head.status, 200);
@@ -105,18 +130,32 @@ async fn endpoints_answer_in_the_typescript_shape_and_follow_the_checks() {
 
     // A non-critical dependency down: degraded, still 200.
     cache_up.store(false, Ordering::SeqCst);
-    eventually("degraded", async || json(addr, "/health/readiness").await.1["status"] == "degraded").await;
+    eventually("degraded", async || {
+        json(addr, "/health/readiness").await.1["status"] == "degraded"
+    })
+    .await;
     let (status, body) = json(addr, "/health/readiness").await;
     assert_eq!(status, 200);
-    let cache = body["dependencies"].as_array().unwrap().iter().find(|d| d["name"] == "cache").cloned().unwrap();
+    let cache = body["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "cache")
+        .cloned()
+        .unwrap();
     assert_eq!(cache["message"], "cache unreachable");
 
     // The database (critical) down: 503 on readiness, liveness unaffected.
     obs.health().mark_started();
-    let postgres = teei_obs::health::checks().find(|c| c.name() == "postgres").unwrap();
+    let postgres = teei_obs::health::checks()
+        .find(|c| c.name() == "postgres")
+        .unwrap();
     assert!(postgres.critical(), "kind db is critical by default");
     db_up.store(false, Ordering::SeqCst);
-    eventually("unhealthy", async || json(addr, "/health/readiness").await.0 == 503).await;
+    eventually("unhealthy", async || {
+        json(addr, "/health/readiness").await.0 == 503
+    })
+    .await;
     let (status, body) = json(addr, "/health/readiness").await;
     assert_eq!((status, body["status"].as_str()), (503, Some("unhealthy")));
     assert_eq!(json(addr, "/health/liveness").await.0, 200);
@@ -124,17 +163,28 @@ async fn endpoints_answer_in_the_typescript_shape_and_follow_the_checks() {
     assert_eq!(json(addr, "/health/startup").await.0, 200);
 
     // The IETF format when asked for.
-    let response = request_with_headers(addr, "GET", "/health", &[("accept", "application/health+json")])
-        .await
-        .unwrap();
-    assert_eq!(response.header("content-type"), Some("application/health+json"));
+    let response = request_with_headers(
+        addr,
+        "GET",
+        "/health",
+        &[("accept", "application/health+json")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/health+json")
+    );
     let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
     assert_eq!(body["status"], "fail");
     assert_eq!(body["checks"]["postgres:responseTime"][0]["status"], "fail");
 
     db_up.store(true, Ordering::SeqCst);
     cache_up.store(true, Ordering::SeqCst);
-    eventually("healthy again", async || json(addr, "/health/readiness").await.0 == 200).await;
+    eventually("healthy again", async || {
+        json(addr, "/health/readiness").await.0 == 200
+    })
+    .await;
 
     // Shutdown: readiness goes at once, liveness and /health keep answering.
     obs.health().set_shutting_down();

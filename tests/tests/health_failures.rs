@@ -43,14 +43,32 @@ async fn hanging_and_panicking_checks_make_readiness_503_in_bounded_time() {
             .unwrap()
     };
     assert!(message("hangs").contains("timed out after 300ms"), "{body}");
-    assert!(message("panics").contains("broker handle poisoned"), "{body}");
+    assert!(
+        message("panics").contains("broker handle poisoned"),
+        "{body}"
+    );
 
     // The process lives on and keeps serving.
     for _ in 0..3 {
-        assert_eq!(request(addr, "GET", "/health/readiness").await.unwrap().status, 503);
-        assert_eq!(request(addr, "GET", "/health/liveness").await.unwrap().status, 200);
+        assert_eq!(
+            request(addr, "GET", "/health/readiness")
+                .await
+                .unwrap()
+                .status,
+            503
+        );
+        assert_eq!(
+            request(addr, "GET", "/health/liveness")
+                .await
+                .unwrap()
+                .status,
+            200
+        );
     }
     assert!(obs.health().runs("panics").unwrap() >= 1);
     let metrics = obs.render_metrics();
-    assert!(metrics.contains(r#"health_check_status{kind="nats",name="panics"} 0"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"health_check_status{kind="nats",name="panics"} 0"#),
+        "{metrics}"
+    );
 }

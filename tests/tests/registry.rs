@@ -86,3 +86,21 @@ fn init_reports_how_many_functions_it_registered() {
     let obs = teei_obs::init(teei_obs::Config::new("registry-test")).expect("valid registry");
     assert_eq!(obs.function_count(), 7);
 }
+
+#[test]
+fn health_checks_declared_in_a_separate_crate_are_found() {
+    let check = teei_obs::health::checks()
+        .find(|check| check.name() == "fixture-disk")
+        .expect("registered from teei-obs-fixture");
+    assert_eq!(check.kind(), teei_obs::health::Kind::Disk);
+    assert_eq!(check.timeout(), std::time::Duration::from_secs(1));
+    assert_eq!(
+        check.interval(),
+        std::time::Duration::from_secs(30),
+        "the disk default"
+    );
+    assert!(check.in_probe(teei_obs::health::Probe::Readiness));
+    assert!(!check.in_probe(teei_obs::health::Probe::Liveness));
+    assert!(check.location().file.ends_with("lib.rs"));
+    assert_eq!(teei_obs::health::checks().len(), 1);
+}

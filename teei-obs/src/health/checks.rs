@@ -16,7 +16,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 /// }
 /// ```
 pub async fn http_get(url: &str) -> Result<(), String> {
-    let uri: axum::http::Uri = url.parse().map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+    let uri: axum::http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
     let host = uri.host().ok_or_else(|| format!("no host in {url:?}"))?;
     let port = uri.port_u16().unwrap_or(80);
     if uri.scheme_str() != Some("http") {
@@ -82,7 +84,9 @@ pub async fn nats_ping(addr: &str) -> Result<(), String> {
     let mut lines = BufReader::new(read).lines();
     let first = next_line(&mut lines).await?;
     if !first.starts_with("INFO ") {
-        return Err(format!("NATS at {addr} did not introduce itself: {first:?}"));
+        return Err(format!(
+            "NATS at {addr} did not introduce itself: {first:?}"
+        ));
     }
     write
         .write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"teei-obs health\"}\r\nPING\r\n")

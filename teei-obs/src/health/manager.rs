@@ -131,7 +131,9 @@ pub struct HealthManager {
 
 /// Why the checks cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("health check `{check}` at {location} needs a `{missing}`, which was not provided: call Config::provide with one")]
+#[error(
+    "health check `{check}` at {location} needs a `{missing}`, which was not provided: call Config::provide with one"
+)]
 pub struct MissingState {
     /// The check.
     pub check: &'static str,
@@ -187,7 +189,9 @@ impl HealthManager {
                     "health_check_duration_seconds",
                     "Duration of health check runs",
                 )
-                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                .buckets(vec![
+                    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
                 &["name", "kind"],
             )?,
         };
@@ -320,7 +324,11 @@ impl HealthManager {
         latest.latency = latency;
         if before != Some(now_passing) {
             if now_passing {
-                tracing::info!(check = entry.name(), kind = entry.kind().as_str(), "health check passing");
+                tracing::info!(
+                    check = entry.name(),
+                    kind = entry.kind().as_str(),
+                    "health check passing"
+                );
             } else {
                 tracing::warn!(
                     check = entry.name(),

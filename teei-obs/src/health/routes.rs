@@ -26,7 +26,11 @@ pub(crate) fn health_router(manager: Arc<HealthManager>) -> Router {
         .route("/health/startup", route(Some(Probe::Startup)))
 }
 
-async fn answer(manager: &Arc<HealthManager>, probe: Option<Probe>, headers: &HeaderMap) -> Response {
+async fn answer(
+    manager: &Arc<HealthManager>,
+    probe: Option<Probe>,
+    headers: &HeaderMap,
+) -> Response {
     let report = manager.report(probe).await;
     let code = match report.status {
         Status::Healthy | Status::Degraded => StatusCode::OK,
@@ -40,7 +44,10 @@ async fn answer(manager: &Arc<HealthManager>, probe: Option<Probe>, headers: &He
     let (content_type, body) = if wants_health_json {
         ("application/health+json", health_json(&report))
     } else if probe.is_none() {
-        ("application/json", serde_json::to_value(&report).unwrap_or_default())
+        (
+            "application/json",
+            serde_json::to_value(&report).unwrap_or_default(),
+        )
     } else {
         let mut body = json!({
             "status": report.status,
@@ -52,7 +59,12 @@ async fn answer(manager: &Arc<HealthManager>, probe: Option<Probe>, headers: &He
         }
         ("application/json", body)
     };
-    (code, [(header::CONTENT_TYPE, content_type)], body.to_string()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, content_type)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// The IETF draft "Health Check Response Format for HTTP APIs".

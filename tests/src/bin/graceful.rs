@@ -1,0 +1,32 @@
+//! A small service for the graceful-shutdown test: `graceful <drain-ms>` serves `/slow`
+//! (1 s) and the health routes on an ephemeral port of 127.0.0.1, prints `listening on
+//! ADDR`, and on SIGTERM drains, finishes in-flight requests and flushes telemetry.
+
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let drain_ms: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(300);
+    let obs = teei_obs::init(
+        teei_obs::Config::new("graceful").drain_delay(Duration::from_millis(drain_ms)),
+    )?;
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            "done"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening on {}", listener.local_addr()?);
+    let signal_obs = obs.clone();
+    axum::serve(listener, obs.router().merge(slow.layer(obs.layer())))
+        .with_graceful_shutdown(async move { signal_obs.shutdown_signal().await })
+        .await?;
+    obs.shutdown()?;
+    println!("exited cleanly");
+    Ok(())
+}
