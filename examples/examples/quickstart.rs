@@ -1,17 +1,19 @@
 //! cargo run -p teei-obs-examples --example quickstart [-- --seconds N] [-- --port P]
 //!
-//! A small order service: annotated functions, `init`, `/metrics` and a traced `/orders`
-//! route on 127.0.0.1. It places orders in a loop so the counters move; open
+//! A small order service: annotated functions, `init`, `/metrics`, the four `/health`
+//! endpoints and a traced `/orders` route on 127.0.0.1. It places orders in a loop so the counters move; open
 //! http://127.0.0.1:3000/metrics, or `curl -H 'x-correlation-id: demo-1'
 //! http://127.0.0.1:3000/orders/3` to see a correlation ID come back. Spans stay in memory
 //! (no collector needed); set `OTEL_EXPORTER_OTLP_ENDPOINT` to send them to a collector.
-//! Stops on Ctrl-C, or after `--seconds N`, then prints the last spans.
+//! Stops on Ctrl-C or SIGTERM (readiness turns 503 for a short drain first), or after
+//! `--seconds N`, then prints the last spans.
 
 use std::time::Duration;
 
 use std::sync::Arc;
 
-use teei_obs::{counted, traced};
+use teei_obs::health::CheckOutcome;
+use teei_obs::{counted, health_check, traced};
 use tokio::sync::Mutex;
 
 #[derive(Debug)]
@@ -58,6 +60,20 @@ async fn place_order(inventory: &mut Inventory, quantity: u32) -> Result<u32, Or
 }
 
 /// The number after `name` on the command line, if given.
+/// The inventory, shared by the order loop, the route and the health check.
+#[derive(Clone)]
+struct Shop(Arc<Mutex<Inventory>>);
+
+#[health_check(kind = "custom", name = "inventory", interval = "2s", timeout = "1s")]
+async fn inventory(shop: &Shop) -> CheckOutcome {
+    let stock = shop.0.lock().await.stock;
+    if stock < 5 {
+        CheckOutcome::Degraded(format!("low stock: {stock}"))
+    } else {
+        CheckOutcome::Healthy
+    }
+}
+
 fn option(name: &str) -> Result<Option<u16>, String> {
     let mut args = std::env::args().skip_while(|arg| arg != name).skip(1);
     args.next()
@@ -71,9 +87,15 @@ fn option(name: &str) -> Result<Option<u16>, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let obs = teei_obs::init(teei_obs::Config::from_env()?.service_name("quickstart"))?;
     let port = option("--port")?.unwrap_or(3000);
     let seconds = option("--seconds")?;
+    let inventory = Arc::new(Mutex::new(Inventory { stock: 20 }));
+    let obs = teei_obs::init(
+        teei_obs::Config::from_env()?
+            .service_name("quickstart")
+            .provide(Shop(inventory.clone()))
+            .drain_delay(Duration::from_secs(1)),
+    )?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(
         "quickstart: {} annotated functions; metrics at http://{}/metrics",
@@ -81,7 +103,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?
     );
 
-    let inventory = Arc::new(Mutex::new(Inventory { stock: 20 }));
     let shop = inventory.clone();
     tokio::spawn(async move {
         for i in 0u32.. {
@@ -95,12 +116,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
+    let signal = obs.shutdown_signal();
     let stop = async move {
         match seconds {
             Some(seconds) => tokio::time::sleep(Duration::from_secs(u64::from(seconds))).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            None => signal.await,
         }
     };
     let orders = axum::Router::new()

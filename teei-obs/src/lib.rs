@@ -296,11 +296,15 @@ impl Obs {
     /// balancers stop sending traffic while liveness and the health routes keep answering.
     /// Hand it to `axum::serve(..).with_graceful_shutdown(..)`, then call
     /// [`Obs::shutdown`] to flush telemetry.
-    pub async fn shutdown_signal(&self) {
-        wait_for_signal().await;
-        tracing::info!("stop signal received");
-        self.health.set_shutting_down();
-        tokio::time::sleep(self.config.drain_delay).await;
+    pub fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let health = self.health.clone();
+        let drain = self.config.drain_delay;
+        async move {
+            wait_for_signal().await;
+            tracing::info!("stop signal received");
+            health.set_shutting_down();
+            tokio::time::sleep(drain).await;
+        }
     }
 
     /// The middleware for the service's routes: trace context and correlation IDs in,
