@@ -73,7 +73,10 @@ async fn two_thousand_concurrent_probes_run_the_check_once_per_interval() {
     let elapsed = started.elapsed();
     let intervals = elapsed.as_secs_f64() / 2.0;
     let runs = BODY_RUNS.load(Ordering::SeqCst);
-    println!("check body ran {runs}× in {elapsed:?} (interval 2 s) for {} requests", 2 * REQUESTS);
+    println!(
+        "check body ran {runs}× in {elapsed:?} (interval 2 s) for {} requests",
+        2 * REQUESTS
+    );
     assert!(
         runs as f64 <= intervals.ceil() + 1.0,
         "{runs} runs of the check body in {elapsed:?} (interval 2 s)"
