@@ -249,7 +249,11 @@ impl Config {
         if let Some((variable, url)) = &endpoint
             && !is_http_url(url)
         {
-            return Err(invalid(variable, url.clone(), "an http:// or https:// URL"));
+            return Err(invalid(
+                variable,
+                url.clone(),
+                "an http:// URL (this build has no TLS for OTLP: use a collector sidecar or agent)",
+            ));
         }
         config.traces = match var("OTEL_TRACES_EXPORTER")?.as_deref() {
             None | Some("otlp") => {
@@ -478,6 +482,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
             ("OTEL_TRACES_EXPORTER", "zipkin"),
             ("OTEL_TRACES_SAMPLER", "maybe"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "5s"),
