@@ -419,7 +419,7 @@ impl Config {
 
 fn is_http_url(url: &str) -> bool {
     url.parse::<http::Uri>()
-        .is_ok_and(|uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some())
+        .is_ok_and(|uri| uri.scheme_str() == Some("http") && uri.host().is_some())
 }
 
 #[cfg(test)]
