@@ -145,6 +145,11 @@ impl Subscriber for TeeiSubscriber {
         } else {
             self.current_id()
         };
+        let trace_id = span
+            .as_ref()
+            .and_then(|id| self.slot(id))
+            .map(|slot| slot.header.trace_id);
+        write_log_line(event, trace_id);
         if let Some(slot) = span.as_ref().and_then(|id| self.slot(id))
             && slot.header.sampled
         {
@@ -203,4 +208,48 @@ impl Subscriber for TeeiSubscriber {
             None => Current::none(),
         }
     }
+}
+
+/// One plain line per event on standard error: time, level, target, message, fields, and
+/// the trace and correlation IDs when there are any.
+fn write_log_line(event: &Event<'_>, trace_id: Option<u128>) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+
+    struct Fields(String, String);
+    impl tracing::field::Visit for Fields {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                let _ = write!(self.0, "{value:?}");
+            } else {
+                let _ = write!(self.1, " {}={value:?}", field.name());
+            }
+        }
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            if field.name() == "message" {
+                self.0.push_str(value);
+            } else {
+                let _ = write!(self.1, " {}={value:?}", field.name());
+            }
+        }
+    }
+    let metadata = event.metadata();
+    let mut fields = Fields(String::new(), String::new());
+    event.record(&mut fields);
+    let mut line = format!(
+        "{} {:>5} {}: {}{}",
+        crate::health::rfc3339(std::time::SystemTime::now()),
+        metadata.level(),
+        metadata.target(),
+        fields.0,
+        fields.1
+    );
+    if let Some(trace_id) = trace_id {
+        let _ = write!(line, " trace_id={trace_id:032x}");
+    }
+    if let Some(correlation) = super::correlation_id() {
+        let _ = write!(line, " correlation_id={correlation}");
+    }
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
