@@ -256,7 +256,8 @@ impl Obs {
         &self.registry
     }
 
-    /// How many annotated functions the registry found.
+    /// How many registry entries `init` found: one per macro per function, so a function
+    /// that is both `#[counted]` and `#[traced]` counts twice.
     pub fn function_count(&self) -> usize {
         self.functions
     }

@@ -72,3 +72,25 @@ async fn hanging_and_panicking_checks_make_readiness_503_in_bounded_time() {
         "{metrics}"
     );
 }
+
+#[health_check(kind = "db", name = "hangs-too", timeout = "300ms", interval = "10s")]
+async fn hangs_too() -> Result<(), String> {
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_hanging_checks_cost_one_timeout_not_the_sum() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let obs =
+        teei_obs::init(teei_obs::Config::new("failures-2").install_subscriber(false)).unwrap();
+    let addr = serve(obs.router()).await;
+    let started = Instant::now();
+    let response = request(addr, "GET", "/health").await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(response.status, 503);
+    assert!(
+        took <= Duration::from_millis(300 + 100),
+        "{took:?} for two 300 ms timeouts"
+    );
+}

@@ -357,11 +357,17 @@ impl HealthManager {
                 Some(probe) => runner.entry.in_probe(probe),
             })
             .collect();
-        // A check that has not finished its first run yet: wait for it, within its timeout.
+        // Checks that have not finished their first run yet: wait for them, all together,
+        // at most the longest of their timeouts (they run concurrently in the background).
+        let longest = runners
+            .iter()
+            .map(|runner| runner.entry.timeout())
+            .max()
+            .unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + longest + Duration::from_millis(50);
         for runner in &runners {
             let mut generation = runner.generation.subscribe();
-            let bound = runner.entry.timeout() + Duration::from_millis(50);
-            let _ = tokio::time::timeout(bound, generation.wait_for(|g| *g > 0)).await;
+            let _ = tokio::time::timeout_at(deadline, generation.wait_for(|g| *g > 0)).await;
         }
         let mut status = Status::Healthy;
         let dependencies = runners
