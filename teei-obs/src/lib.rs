@@ -48,6 +48,7 @@ pub mod config;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod redact;
 pub mod registry;
 pub mod trace;
 

@@ -1,0 +1,337 @@
+//! One redaction policy for every place data leaves the process: log lines, span
+//! attributes before export (and, when error tracking lands, its events).
+//!
+//! Two rules:
+//!
+//! - **By key**, at any nesting depth: a value whose key names a secret (`password`,
+//!   `api_key`, `Authorization`, `set-cookie`, `cardNumber`, … in any case and with `_`, `-`,
+//!   `.` or nothing between the words) is replaced whole.
+//! - **By value**: inside any text, e-mail addresses, bearer tokens, JWTs and card numbers
+//!   that pass the Luhn check are replaced, and the rest of the text is kept. Digit runs that
+//!   fail Luhn and ordinary words are left alone.
+//!
+//! ```
+//! use teei_obs::redact::Redactor;
+//!
+//! let policy = Redactor::default();
+//! assert!(policy.is_sensitive_key("X-Api-Key"));
+//! assert_eq!(
+//!     policy.redact_text("mail jane.doe@example.com, card 4111 1111 1111 1111"),
+//!     "mail [REDACTED:email], card [REDACTED:card]"
+//! );
+//! assert_eq!(policy.redact_text("order 4111 1111 1111 1112"), "order 4111 1111 1111 1112");
+//! ```
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// What replaces a value whose key is sensitive.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Words that make a key sensitive wherever they appear in it (after normalising: lower
+/// case, separators removed).
+const CONTAINS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "authorization",
+    "cookie",
+    "privatekey",
+    "creditcard",
+    "cardnumber",
+    "ccnumber",
+    "sessionid",
+    "socialsecurity",
+    "iban",
+];
+
+/// Keys that are sensitive only as a whole (they are too short to search for inside other
+/// words: `ssn` is in `classname`).
+const EXACT: &[&str] = &[
+    "pwd", "pass", "auth", "ssn", "cvv", "cvc", "pin", "otp", "jwt",
+];
+
+/// The redaction policy. Cheap to clone; [`Redactor::default`] is the built-in list.
+#[derive(Clone, Debug, Default)]
+pub struct Redactor {
+    extra_keys: Arc<Vec<String>>,
+}
+
+fn normalise(key: &str) -> String {
+    key.chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+impl Redactor {
+    /// The built-in policy plus `keys` (any spelling; matched like the built-in words, as
+    /// a part of a key).
+    pub fn with_keys<I, S>(keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Redactor {
+            extra_keys: Arc::new(keys.into_iter().map(|k| normalise(k.as_ref())).collect()),
+        }
+    }
+
+    /// Whether a value stored under `key` must be hidden whole.
+    pub fn is_sensitive_key(&self, key: &str) -> bool {
+        // Separators go before matching, so `user.password`, `api-key` and
+        // `http.request.header.cookie` are caught as well as `apiKey`.
+        let key = normalise(key);
+        CONTAINS.iter().any(|word| key.contains(word))
+            || EXACT.iter().any(|word| key == *word)
+            || self
+                .extra_keys
+                .iter()
+                .any(|word| key.contains(word.as_str()))
+    }
+
+    /// `value` with every e-mail address, bearer token, JWT and Luhn-valid card number
+    /// replaced; borrowed when there was nothing to replace.
+    pub fn redact_text<'a>(&self, value: &'a str) -> Cow<'a, str> {
+        // Quick exits: nothing that any pattern needs.
+        let bytes = value.as_bytes();
+        let has_at = bytes.contains(&b'@');
+        let has_jwt = value.contains("eyJ");
+        let has_bearer = bytes
+            .windows(7)
+            .any(|window| window.eq_ignore_ascii_case(b"bearer "));
+        let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        if !has_at && !has_jwt && !has_bearer && digits < 13 {
+            return Cow::Borrowed(value);
+        }
+        let mut out = String::with_capacity(value.len());
+        let mut i = 0;
+        let mut changed = false;
+        while i < value.len() {
+            if let Some((end, label)) = self.match_at(value, i) {
+                out.push_str("[REDACTED:");
+                out.push_str(label);
+                out.push(']');
+                i = end;
+                changed = true;
+                continue;
+            }
+            let c = value[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
+        if changed {
+            Cow::Owned(out)
+        } else {
+            Cow::Borrowed(value)
+        }
+    }
+
+    /// A sensitive value starting at byte `start`, as `(end, label)`.
+    fn match_at(&self, text: &str, start: usize) -> Option<(usize, &'static str)> {
+        let bytes = text.as_bytes();
+        let at_word_start = start == 0 || !is_token_byte(bytes[start - 1]);
+        if !at_word_start {
+            return None;
+        }
+        if let Some(end) = bearer(text, start) {
+            return Some((end, "token"));
+        }
+        if let Some(end) = jwt(bytes, start) {
+            return Some((end, "jwt"));
+        }
+        if let Some(end) = email(bytes, start) {
+            return Some((end, "email"));
+        }
+        if let Some(end) = card(bytes, start) {
+            return Some((end, "card"));
+        }
+        None
+    }
+
+    /// Redacts a JSON value in place: sensitive keys at any depth, patterns in every string.
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map.iter_mut() {
+                    if self.is_sensitive_key(key) {
+                        *inner = serde_json::Value::String(REDACTED.to_owned());
+                    } else {
+                        self.redact_json(inner);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            serde_json::Value::String(text) => {
+                if let Cow::Owned(redacted) = self.redact_text(text) {
+                    *text = redacted;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+' | b'%')
+}
+
+/// `Bearer <token>`: the whole phrase.
+fn bearer(text: &str, start: usize) -> Option<usize> {
+    let rest = text.get(start..start + 7)?;
+    if !rest.eq_ignore_ascii_case("bearer ") {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut end = start + 7;
+    while end < bytes.len() && bytes[end] == b' ' {
+        end += 1;
+    }
+    let token_start = end;
+    while end < bytes.len()
+        && (is_token_byte(bytes[end]) || matches!(bytes[end], b'/' | b'=' | b'~'))
+    {
+        end += 1;
+    }
+    (end - token_start >= 8).then_some(end)
+}
+
+/// `eyJ…` three base64url segments separated by dots.
+fn jwt(bytes: &[u8], start: usize) -> Option<usize> {
+    if !bytes[start..].starts_with(b"eyJ") {
+        return None;
+    }
+    let mut end = start;
+    let mut dots = 0;
+    let mut segment = 0;
+    while end < bytes.len() {
+        let b = bytes[end];
+        if b == b'.' {
+            if segment < 2 {
+                return None;
+            }
+            dots += 1;
+            segment = 0;
+        } else if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'=' {
+            segment += 1;
+        } else {
+            break;
+        }
+        end += 1;
+    }
+    (dots == 2 && segment >= 2).then_some(end)
+}
+
+/// `local@domain.tld`.
+fn email(bytes: &[u8], start: usize) -> Option<usize> {
+    let local = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-');
+    let mut at = start;
+    while at < bytes.len() && local(bytes[at]) {
+        at += 1;
+    }
+    if at == start || at >= bytes.len() || bytes[at] != b'@' {
+        return None;
+    }
+    let domain_start = at + 1;
+    let mut end = domain_start;
+    while end < bytes.len()
+        && (bytes[end].is_ascii_alphanumeric() || matches!(bytes[end], b'.' | b'-'))
+    {
+        end += 1;
+    }
+    // Trailing dots belong to the sentence, not the address.
+    while end > domain_start && bytes[end - 1] == b'.' {
+        end -= 1;
+    }
+    let domain = &bytes[domain_start..end];
+    let last_dot = domain.iter().rposition(|b| *b == b'.')?;
+    let tld = &domain[last_dot + 1..];
+    (last_dot > 0 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)).then_some(end)
+}
+
+/// 13 to 19 digits, optionally grouped by single spaces or dashes, passing Luhn.
+fn card(bytes: &[u8], start: usize) -> Option<usize> {
+    if !bytes[start].is_ascii_digit() {
+        return None;
+    }
+    let mut digits = Vec::with_capacity(19);
+    let mut end = start;
+    let mut last_digit_end = start;
+    while end < bytes.len() && digits.len() < 19 {
+        let b = bytes[end];
+        if b.is_ascii_digit() {
+            digits.push(b - b'0');
+            end += 1;
+            last_digit_end = end;
+        } else if matches!(b, b' ' | b'-')
+            && end + 1 < bytes.len()
+            && bytes[end + 1].is_ascii_digit()
+        {
+            end += 1;
+        } else {
+            break;
+        }
+    }
+    // The run must end here: a longer number is not a card number.
+    if last_digit_end < bytes.len() && bytes[last_digit_end].is_ascii_digit() {
+        return None;
+    }
+    ((13..=19).contains(&digits.len()) && luhn(&digits)).then_some(last_digit_end)
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_accepts_test_card_numbers_and_rejects_neighbours() {
+        for card in [
+            "4111111111111111",
+            "5500005555555559",
+            "378282246310005",
+            "6011111111111117",
+        ] {
+            let digits: Vec<u8> = card.bytes().map(|b| b - b'0').collect();
+            assert!(luhn(&digits), "{card}");
+        }
+        let digits: Vec<u8> = "4111111111111112".bytes().map(|b| b - b'0').collect();
+        assert!(!luhn(&digits));
+    }
+
+    #[test]
+    fn text_keeps_what_is_not_secret() {
+        let policy = Redactor::default();
+        for keep in [
+            "order 12345 shipped",
+            "phone 0123456789",
+            "id 4111111111111112",
+            "version 1.2.3",
+            "user@localhost",
+            "eyJ is not a token",
+            "bearer of bad news",
+        ] {
+            assert_eq!(policy.redact_text(keep), keep);
+        }
+    }
+}
