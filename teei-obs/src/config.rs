@@ -79,6 +79,7 @@ impl Eq for CustomExporter {}
 /// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per export call | 512 |
 /// | `OTEL_BSP_SCHEDULE_DELAY` | ms between exports | 5000 |
 /// | `RUST_LOG` | level filter, `target=level` directives | `info` |
+/// | `LOG_FORMAT` | `json` or `pretty` | `json` in production, else `pretty` |
 ///
 /// ```
 /// use teei_obs::config::{Config, TraceExport};
@@ -113,6 +114,9 @@ pub struct Config {
     pub(crate) damping: crate::health::Damping,
     pub(crate) health_details: bool,
     pub(crate) drain_delay: Duration,
+    pub(crate) log_format: Option<crate::log::LogFormat>,
+    pub(crate) redactor: crate::redact::Redactor,
+    pub(crate) capture_logs: bool,
 }
 
 impl Config {
@@ -136,6 +140,9 @@ impl Config {
             damping: crate::health::Damping::default(),
             health_details: true,
             drain_delay: Duration::from_secs(5),
+            log_format: None,
+            redactor: crate::redact::Redactor::default(),
+            capture_logs: false,
         }
     }
 
@@ -221,6 +228,18 @@ impl Config {
             config.log_filter = filter;
         }
 
+        config.log_format = match var("LOG_FORMAT")?.as_deref() {
+            None => None,
+            Some("json") => Some(crate::log::LogFormat::Json),
+            Some("pretty") => Some(crate::log::LogFormat::Pretty),
+            Some(other) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    other.to_owned(),
+                    "`json` or `pretty`",
+                ));
+            }
+        };
         let protocol = match var("OTEL_EXPORTER_OTLP_PROTOCOL")?.as_deref() {
             None | Some("grpc") => Protocol::Grpc,
             Some("http/protobuf") => Protocol::HttpProtobuf,
@@ -337,6 +356,39 @@ impl Config {
     pub fn export_interval(mut self, delay: Duration) -> Self {
         self.schedule_delay = delay;
         self
+    }
+
+    /// Sets the log line format (default: JSON in `production`, pretty elsewhere).
+    pub fn log_format(mut self, format: crate::log::LogFormat) -> Self {
+        self.log_format = Some(format);
+        self
+    }
+
+    /// Adds keys to the redaction policy of logs and span attributes.
+    pub fn redact_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.redactor = crate::redact::Redactor::with_keys(keys);
+        self
+    }
+
+    /// Keeps log lines in memory ([`Obs::recent_logs`](crate::Obs::recent_logs)) instead of
+    /// writing them to standard error: for tests.
+    pub fn capture_logs(mut self, capture: bool) -> Self {
+        self.capture_logs = capture;
+        self
+    }
+
+    /// The log format in force.
+    pub fn effective_log_format(&self) -> crate::log::LogFormat {
+        self.log_format
+            .unwrap_or(if self.environment == "production" {
+                crate::log::LogFormat::Json
+            } else {
+                crate::log::LogFormat::Pretty
+            })
     }
 
     /// Hands `value` to the health checks that take a `&T` (or a `T: Clone`) parameter.
@@ -488,6 +540,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "5s"),
             ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
             ("RUST_LOG", "info,=,x=loud"),
+            ("LOG_FORMAT", "xml"),
         ];
         for (variable, value) in cases {
             let error = from(&[(variable, value)]).unwrap_err().to_string();

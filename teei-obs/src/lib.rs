@@ -47,6 +47,7 @@
 pub mod config;
 pub mod health;
 pub mod http;
+pub mod log;
 pub mod metrics;
 pub mod redact;
 pub mod registry;
@@ -117,6 +118,7 @@ pub struct Obs {
     pipeline: Arc<trace::Pipeline>,
     core: trace::Core,
     filter: tracing_subscriber::filter::Targets,
+    logs: log::LogOutput,
     subscriber_installed: bool,
     health: Arc<health::HealthManager>,
 }
@@ -155,11 +157,28 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         &registry,
     )?);
     health.start();
-    let core = trace::Core::new(config.effective_sampler(), pipeline.clone());
+    let core = trace::Core::new(
+        config.effective_sampler(),
+        pipeline.clone(),
+        config.redactor.clone(),
+    );
+    let logs = log::LogOutput {
+        format: config.effective_log_format(),
+        service: config.service_name.clone(),
+        environment: config.environment.clone(),
+        version: config.service_version.clone(),
+        redactor: config.redactor.clone(),
+        sink: if config.capture_logs {
+            log::LogSink::Memory(Default::default())
+        } else {
+            log::LogSink::Stderr
+        },
+    };
     let subscriber_installed = config.install_subscriber
         && tracing::subscriber::set_global_default(trace::TeeiSubscriber::new(
             core.clone(),
             filter.clone(),
+            logs.clone(),
         ))
         .is_ok();
     if config.install_subscriber && !subscriber_installed {
@@ -181,6 +200,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         pipeline,
         core,
         filter,
+        logs,
         subscriber_installed,
         health,
     })
@@ -277,7 +297,7 @@ impl Obs {
     /// A subscriber like the one `init` installs (same filter, sampler and export), for a
     /// scope of your own: `tracing::subscriber::with_default(obs.subscriber(), || …)`.
     pub fn subscriber(&self) -> trace::TeeiSubscriber {
-        trace::TeeiSubscriber::new(self.core.clone(), self.filter.clone())
+        trace::TeeiSubscriber::new(self.core.clone(), self.filter.clone(), self.logs.clone())
     }
 
     /// The routes to mount: `GET /metrics`, `/health`, `/health/liveness`,
@@ -325,6 +345,19 @@ impl Obs {
     /// The latest finished spans, with the in-memory export (the default without a collector).
     pub fn recent_spans(&self) -> Vec<trace::SpanData> {
         self.pipeline.recent()
+    }
+
+    /// The latest log lines, with [`Config::capture_logs`] (empty otherwise).
+    pub fn recent_logs(&self) -> Vec<String> {
+        match &self.logs.sink {
+            log::LogSink::Memory(lines) => lines
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned()
+                .collect(),
+            log::LogSink::Stderr => Vec::new(),
+        }
     }
 
     /// Exports every span finished so far; waits at most the shutdown timeout.

@@ -93,9 +93,87 @@ impl Redactor {
                 .any(|word| key.contains(word.as_str()))
     }
 
-    /// `value` with every e-mail address, bearer token, JWT and Luhn-valid card number
-    /// replaced; borrowed when there was nothing to replace.
+    /// `value` with the values of sensitive keys written inside it (`"password":"…"`,
+    /// `password=…`, `password: …`, as JSON, query strings and `Debug` output write them)
+    /// and every e-mail address, bearer token, JWT and Luhn-valid card number replaced;
+    /// borrowed when there was nothing to replace.
     pub fn redact_text<'a>(&self, value: &'a str) -> Cow<'a, str> {
+        match self.redact_pairs(value) {
+            Cow::Borrowed(_) => self.redact_patterns(value),
+            Cow::Owned(paired) => Cow::Owned(self.redact_patterns(&paired).into_owned()),
+        }
+    }
+
+    /// Replaces the value after every sensitive `key` followed by `:` or `=`.
+    fn redact_pairs<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let bytes = text.as_bytes();
+        if !bytes.iter().any(|b| matches!(b, b':' | b'=')) {
+            return Cow::Borrowed(text);
+        }
+        let key_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if !key_byte(bytes[i]) || (i > 0 && key_byte(bytes[i - 1])) {
+                i += 1;
+                continue;
+            }
+            let key_start = i;
+            while i < bytes.len() && key_byte(bytes[i]) {
+                i += 1;
+            }
+            let key = &text[key_start..i];
+            let mut j = i;
+            if j < bytes.len() && matches!(bytes[j], b'"' | b'\'') {
+                j += 1;
+            }
+            while j < bytes.len() && bytes[j] == b' ' {
+                j += 1;
+            }
+            if j >= bytes.len() || !matches!(bytes[j], b':' | b'=') || !self.is_sensitive_key(key) {
+                continue;
+            }
+            j += 1;
+            while j < bytes.len() && bytes[j] == b' ' {
+                j += 1;
+            }
+            let value_start = j;
+            let value_end = if j < bytes.len() && matches!(bytes[j], b'"' | b'\'') {
+                let quote = bytes[j];
+                let mut k = j + 1;
+                while k < bytes.len() && bytes[k] != quote {
+                    k += if bytes[k] == b'\\' { 2 } else { 1 };
+                }
+                (k + 1).min(bytes.len())
+            } else {
+                let mut k = j;
+                while k < bytes.len()
+                    // Spaces do not end it: `Authorization: Basic <credentials>`.
+                    && !matches!(bytes[k], b',' | b'}' | b')' | b']' | b'&' | b';' | b'\n' | b'"')
+                {
+                    k += 1;
+                }
+                k
+            };
+            if value_end > value_start {
+                let buffer = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                buffer.push_str(&text[copied..value_start]);
+                buffer.push_str(REDACTED);
+                copied = value_end;
+            }
+            i = value_end.max(i);
+        }
+        match out {
+            None => Cow::Borrowed(text),
+            Some(mut buffer) => {
+                buffer.push_str(&text[copied..]);
+                Cow::Owned(buffer)
+            }
+        }
+    }
+
+    fn redact_patterns<'a>(&self, value: &'a str) -> Cow<'a, str> {
         // Quick exits: nothing that any pattern needs.
         let bytes = value.as_bytes();
         let has_at = bytes.contains(&b'@');
@@ -297,7 +375,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
@@ -317,6 +395,35 @@ mod tests {
         }
         let digits: Vec<u8> = "4111111111111112".bytes().map(|b| b - b'0').collect();
         assert!(!luhn(&digits));
+    }
+
+    #[test]
+    fn sensitive_pairs_inside_text_lose_their_values() {
+        let policy = Redactor::default();
+        for (text, expected) in [
+            (
+                r#"{"user":"ada","password":"hunter2"}"#,
+                r#"{"user":"ada","password":[REDACTED]}"#,
+            ),
+            (
+                "Login { user: \"ada\", password: \"hunter2\" }",
+                "Login { user: \"ada\", password: [REDACTED] }",
+            ),
+            (
+                "/login?user=ada&api_key=abc123&x=1",
+                "/login?user=ada&api_key=[REDACTED]&x=1",
+            ),
+            (
+                "Authorization: Basic YWxhZGRpbjpvcGVu",
+                "Authorization: [REDACTED]",
+            ),
+            (
+                "retry after password=x y; next",
+                "retry after password=[REDACTED]; next",
+            ),
+        ] {
+            assert_eq!(policy.redact_text(text), expected, "{text}");
+        }
     }
 
     #[test]

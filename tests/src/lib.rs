@@ -3,6 +3,7 @@
 //! No annotated function lives here: every test binary counts its own registry entries.
 //! HTTP/1.1 to it, so the tests exercise a real socket and a real HTTP parser.
 
+pub mod corpus;
 pub mod otlp;
 pub mod servers;
 

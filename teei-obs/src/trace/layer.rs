@@ -46,6 +46,7 @@ pub(crate) struct SpanState {
 /// What a sampled span collects until it closes.
 #[derive(Debug)]
 struct Recording {
+    redactor: crate::redact::Redactor,
     parent_span_id: u64,
     parent_is_remote: bool,
     name: Cow<'static, str>,
@@ -62,6 +63,7 @@ struct Recording {
 #[derive(Clone)]
 pub(crate) struct Core {
     sampler: Sampler,
+    redactor: crate::redact::Redactor,
     pipeline: Arc<Pipeline>,
     scope: opentelemetry::InstrumentationScope,
 }
@@ -75,9 +77,14 @@ impl fmt::Debug for Core {
 }
 
 impl Core {
-    pub(crate) fn new(sampler: Sampler, pipeline: Arc<Pipeline>) -> Self {
+    pub(crate) fn new(
+        sampler: Sampler,
+        pipeline: Arc<Pipeline>,
+        redactor: crate::redact::Redactor,
+    ) -> Self {
         Core {
             sampler,
+            redactor,
             pipeline,
             scope: opentelemetry::InstrumentationScope::builder("teei-obs")
                 .with_version(env!("CARGO_PKG_VERSION"))
@@ -108,6 +115,7 @@ impl Core {
         let recording = sampled.then(|| {
             let metadata = attrs.metadata();
             let mut recording = Box::new(Recording {
+                redactor: self.redactor.clone(),
                 parent_span_id: parent.as_ref().map_or(0, |p| p.span_id),
                 parent_is_remote,
                 name: Cow::Borrowed(metadata.name()),
@@ -216,6 +224,7 @@ impl SpanState {
         }
         let metadata = event.metadata();
         let mut visitor = EventVisitor {
+            redactor: &recording.redactor,
             name: None,
             attributes: vec![KeyValue::new("level", metadata.level().as_str())],
             dropped: 0,
@@ -329,9 +338,11 @@ impl SpanVisitor<'_> {
                 }
             }
             "otel.status_description" => {
-                recording.status = Status::error(value.as_str().into_owned());
+                let description = recording.redactor.redact_text(&value.as_str()).into_owned();
+                recording.status = Status::error(description);
             }
             name => {
+                let value = redact_value(&recording.redactor, name, value);
                 let key = Key::new(name);
                 if let Some(existing) = recording.attributes.iter_mut().find(|kv| kv.key == key) {
                     existing.value = value;
@@ -383,17 +394,19 @@ impl Visit for SpanVisitor<'_> {
 }
 
 /// Maps event fields to event attributes; `message` becomes the event's name.
-struct EventVisitor {
+struct EventVisitor<'a> {
+    redactor: &'a crate::redact::Redactor,
     name: Option<String>,
     attributes: Vec<KeyValue>,
     dropped: u32,
 }
 
-impl EventVisitor {
+impl EventVisitor<'_> {
     fn push(&mut self, field: &Field, value: Value) {
         if field.name() == "message" {
-            self.name = Some(value.as_str().into_owned());
+            self.name = Some(self.redactor.redact_text(&value.as_str()).into_owned());
         } else if self.attributes.len() < MAX_ATTRIBUTES {
+            let value = redact_value(self.redactor, field.name(), value);
             self.attributes.push(KeyValue::new(field.name(), value));
         } else {
             self.dropped += 1;
@@ -401,7 +414,7 @@ impl EventVisitor {
     }
 }
 
-impl Visit for EventVisitor {
+impl Visit for EventVisitor<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.push(field, Value::F64(value));
     }
@@ -416,5 +429,19 @@ impl Visit for EventVisitor {
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.push(field, Value::String(format!("{value:?}").into()));
+    }
+}
+
+/// The value an attribute may leave the process with.
+fn redact_value(redactor: &crate::redact::Redactor, key: &str, value: Value) -> Value {
+    if redactor.is_sensitive_key(key) {
+        return Value::from(crate::redact::REDACTED);
+    }
+    match value {
+        Value::String(text) => match redactor.redact_text(text.as_str()) {
+            Cow::Borrowed(_) => Value::String(text),
+            Cow::Owned(redacted) => Value::from(redacted),
+        },
+        other => other,
     }
 }

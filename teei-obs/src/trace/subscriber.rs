@@ -21,10 +21,13 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 
 use super::layer::{Core, SpanState};
 use super::propagation::TraceParent;
+use crate::log::{JsonFields, LineContext, LogOutput};
 
 struct Slot {
     refs: AtomicUsize,
     metadata: &'static Metadata<'static>,
+    /// The span's own fields (not `otel.*`), for log lines; empty for most spans.
+    fields: Mutex<Vec<(&'static str, serde_json::Value)>>,
     /// The span as a parent: fixed when the span starts, read without a lock.
     header: TraceParent,
     state: Mutex<SpanState>,
@@ -34,6 +37,7 @@ struct Slot {
 /// teei-obs spans, with head sampling decided as each span starts.
 pub struct TeeiSubscriber {
     core: Core,
+    log: LogOutput,
     filter: Targets,
     max_level: LevelFilter,
     spans: sharded_slab::Slab<Slot>,
@@ -49,7 +53,7 @@ impl std::fmt::Debug for TeeiSubscriber {
 }
 
 impl TeeiSubscriber {
-    pub(crate) fn new(core: Core, filter: Targets) -> Self {
+    pub(crate) fn new(core: Core, filter: Targets, log: LogOutput) -> Self {
         let max_level = filter
             .iter()
             .map(|(_, level)| level)
@@ -58,6 +62,7 @@ impl TeeiSubscriber {
             .unwrap_or(LevelFilter::OFF);
         TeeiSubscriber {
             core,
+            log,
             filter,
             max_level,
             spans: sharded_slab::Slab::new(),
@@ -113,9 +118,27 @@ impl Subscriber for TeeiSubscriber {
             self.current_id().and_then(|id| self.parent_of(&id))
         };
         let state = self.core.start(attrs, parent);
+        // Only spans with fields of their own pay for keeping them.
+        let own_fields = attrs
+            .metadata()
+            .fields()
+            .iter()
+            .any(|field| !field.name().starts_with("otel."));
+        let fields = if own_fields {
+            let mut collected = JsonFields::default();
+            attrs.record(&mut collected);
+            collected
+                .fields
+                .into_iter()
+                .filter(|(name, _)| !name.starts_with("otel."))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let slot = Slot {
             refs: AtomicUsize::new(1),
             metadata: attrs.metadata(),
+            fields: Mutex::new(fields),
             header: state.as_parent(),
             state: Mutex::new(state),
         };
@@ -128,6 +151,19 @@ impl Subscriber for TeeiSubscriber {
 
     fn record(&self, span: &Id, values: &Record<'_>) {
         if let Some(slot) = self.slot(span) {
+            let mut collected = JsonFields::default();
+            values.record(&mut collected);
+            let mut fields = slot.fields.lock().unwrap_or_else(|e| e.into_inner());
+            for (name, value) in collected.fields {
+                if name.starts_with("otel.") {
+                    continue;
+                }
+                match fields.iter_mut().find(|(existing, _)| *existing == name) {
+                    Some(entry) => entry.1 = value,
+                    None => fields.push((name, value)),
+                }
+            }
+            drop(fields);
             slot.state
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -145,11 +181,33 @@ impl Subscriber for TeeiSubscriber {
         } else {
             self.current_id()
         };
-        let trace_id = span
+        let header = span
             .as_ref()
             .and_then(|id| self.slot(id))
-            .map(|slot| slot.header.trace_id);
-        write_log_line(event, trace_id);
+            .map(|slot| (slot.header.trace_id, slot.header.span_id));
+        // The fields of the spans entered on this thread, outermost first.
+        let mut span_fields = Vec::new();
+        if let Some(stack) = self.stacks.get() {
+            for id in stack.borrow().iter() {
+                if let Some(slot) = self.slot(id) {
+                    span_fields.extend(
+                        slot.fields
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .iter()
+                            .cloned(),
+                    );
+                }
+            }
+        }
+        self.log.write(
+            event,
+            LineContext {
+                trace_id: header.map(|h| h.0),
+                span_id: header.map(|h| h.1),
+                span_fields: &span_fields,
+            },
+        );
         if let Some(slot) = span.as_ref().and_then(|id| self.slot(id))
             && slot.header.sampled
         {
@@ -208,48 +266,4 @@ impl Subscriber for TeeiSubscriber {
             None => Current::none(),
         }
     }
-}
-
-/// One plain line per event on standard error: time, level, target, message, fields, and
-/// the trace and correlation IDs when there are any.
-fn write_log_line(event: &Event<'_>, trace_id: Option<u128>) {
-    use std::fmt::Write as _;
-    use std::io::Write as _;
-
-    struct Fields(String, String);
-    impl tracing::field::Visit for Fields {
-        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-            if field.name() == "message" {
-                let _ = write!(self.0, "{value:?}");
-            } else {
-                let _ = write!(self.1, " {}={value:?}", field.name());
-            }
-        }
-        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-            if field.name() == "message" {
-                self.0.push_str(value);
-            } else {
-                let _ = write!(self.1, " {}={value:?}", field.name());
-            }
-        }
-    }
-    let metadata = event.metadata();
-    let mut fields = Fields(String::new(), String::new());
-    event.record(&mut fields);
-    let mut line = format!(
-        "{} {:>5} {}: {}{}",
-        crate::health::rfc3339(std::time::SystemTime::now()),
-        metadata.level(),
-        metadata.target(),
-        fields.0,
-        fields.1
-    );
-    if let Some(trace_id) = trace_id {
-        let _ = write!(line, " trace_id={trace_id:032x}");
-    }
-    if let Some(correlation) = super::correlation_id() {
-        let _ = write!(line, " correlation_id={correlation}");
-    }
-    line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
