@@ -139,8 +139,10 @@ pub(crate) enum TracedArg {
 /// The argument list of `#[traced(...)]`.
 pub(crate) struct TracedArgs(pub(crate) Vec<TracedArg>);
 
-fn string_value<K: Parse>(
+/// `option = "…"` for `#[macro_name]`: the keyword and the string literal.
+fn string_option<K: Parse>(
     input: ParseStream<'_>,
+    macro_name: &str,
     option: &str,
     example: &str,
 ) -> syn::Result<(K, LitStr)> {
@@ -148,7 +150,7 @@ fn string_value<K: Parse>(
     input.parse::<Token![=]>()?;
     if !input.peek(LitStr) {
         return Err(input.error(format!(
-            "#[traced] `{option}` takes a string literal, e.g. `{option} = {example}`"
+            "#[{macro_name}] `{option}` takes a string literal, e.g. `{option} = {example}`"
         )));
     }
     Ok((keyword, input.parse()?))
@@ -179,13 +181,13 @@ impl Parse for TracedArgs {
         let args = parse_list(input, |input| {
             let lookahead = input.lookahead1();
             let arg = if lookahead.peek(traced_kw::name) {
-                let (keyword, value) = string_value(input, "name", "\"checkout\"")?;
+                let (keyword, value) = string_option(input, "traced", "name", "\"checkout\"")?;
                 TracedArg::Name(keyword, value)
             } else if lookahead.peek(traced_kw::level) {
-                let (keyword, value) = string_value(input, "level", "\"debug\"")?;
+                let (keyword, value) = string_option(input, "traced", "level", "\"debug\"")?;
                 TracedArg::Level(keyword, value)
             } else if lookahead.peek(traced_kw::kind) {
-                let (keyword, value) = string_value(input, "kind", "\"client\"")?;
+                let (keyword, value) = string_option(input, "traced", "kind", "\"client\"")?;
                 TracedArg::Kind(keyword, value)
             } else if lookahead.peek(traced_kw::skip_all) {
                 TracedArg::SkipAll(input.parse()?)
@@ -247,36 +249,22 @@ pub(crate) enum HealthArg {
 /// The argument list of `#[health_check(...)]`.
 pub(crate) struct HealthArgs(pub(crate) Vec<HealthArg>);
 
-fn health_string<K: Parse>(
-    input: ParseStream<'_>,
-    option: &str,
-    example: &str,
-) -> syn::Result<(K, LitStr)> {
-    let keyword = input.parse()?;
-    input.parse::<Token![=]>()?;
-    if !input.peek(LitStr) {
-        return Err(input.error(format!(
-            "#[health_check] `{option}` takes a string literal, e.g. `{option} = {example}`"
-        )));
-    }
-    Ok((keyword, input.parse()?))
-}
-
 impl Parse for HealthArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let args = parse_list(input, |input| {
             let lookahead = input.lookahead1();
             let arg = if lookahead.peek(health_kw::kind) {
-                let (keyword, value) = health_string(input, "kind", "\"db\"")?;
+                let (keyword, value) = string_option(input, "health_check", "kind", "\"db\"")?;
                 HealthArg::Kind(keyword, value)
             } else if lookahead.peek(health_kw::name) {
-                let (keyword, value) = health_string(input, "name", "\"postgres\"")?;
+                let (keyword, value) =
+                    string_option(input, "health_check", "name", "\"postgres\"")?;
                 HealthArg::Name(keyword, value)
             } else if lookahead.peek(health_kw::timeout) {
-                let (keyword, value) = health_string(input, "timeout", "\"2s\"")?;
+                let (keyword, value) = string_option(input, "health_check", "timeout", "\"2s\"")?;
                 HealthArg::Timeout(keyword, value)
             } else if lookahead.peek(health_kw::interval) {
-                let (keyword, value) = health_string(input, "interval", "\"10s\"")?;
+                let (keyword, value) = string_option(input, "health_check", "interval", "\"10s\"")?;
                 HealthArg::Interval(keyword, value)
             } else if lookahead.peek(health_kw::critical) {
                 let keyword = input.parse()?;
