@@ -53,3 +53,9 @@ for name in [
 ]:
     ns = mean_ns("span", name)
     print(f"| `{name}` | {ns:.2f} | {ns / span_bare:.1f}× |")
+
+print()
+print("| log line | ns |")
+print("|---|---:|")
+for name in ["json_line", "json_line_with_secrets", "filtered_out", "redact_text_clean_80_chars", "redact_text_email_80_chars"]:
+    print(f"| `{name}` | {mean_ns('log', name):.0f} |")

@@ -297,11 +297,51 @@ fn spans(c: &mut Criterion) {
     group.finish();
 }
 
+fn logs(c: &mut Criterion) {
+    let obs = teei_obs::init(
+        teei_obs::Config::new("bench")
+            .install_subscriber(false)
+            .environment("production")
+            .capture_logs(true)
+            .trace_export(teei_obs::config::TraceExport::None),
+    )
+    .expect("init");
+    let mut group = c.benchmark_group("log");
+    tracing::subscriber::with_default(obs.subscriber(), || {
+        group.bench_function("json_line", |b| {
+            b.iter(|| tracing::info!(user_id = 42, route = "/orders", "order placed"))
+        });
+        group.bench_function("json_line_with_secrets", |b| {
+            b.iter(|| {
+                tracing::info!(
+                    email = "jane.doe@example.com",
+                    password = "hunter2",
+                    note = "card 4111 1111 1111 1111 on file",
+                    "order placed"
+                )
+            })
+        });
+        group.bench_function("filtered_out", |b| {
+            b.iter(|| tracing::debug!(user_id = 42, "not written"))
+        });
+    });
+    let policy = teei_obs::redact::Redactor::default();
+    let clean = "GET /orders/42 answered 200 in 12 ms for tenant acme, region eu-west, shard 7 ok";
+    let dirty = "GET /orders/42 answered 200 in 12 ms for jane.doe@example.com, region eu-west ok";
+    group.bench_function("redact_text_clean_80_chars", |b| {
+        b.iter(|| black_box(policy.redact_text(black_box(clean)).len()))
+    });
+    group.bench_function("redact_text_email_80_chars", |b| {
+        b.iter(|| black_box(policy.redact_text(black_box(dirty)).len()))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = per_call, contended, spans
+    targets = per_call, contended, spans, logs
 }
 criterion_main!(benches);

@@ -80,6 +80,8 @@ impl Eq for CustomExporter {}
 /// | `OTEL_BSP_SCHEDULE_DELAY` | ms between exports | 5000 |
 /// | `RUST_LOG` | level filter, `target=level` directives | `info` |
 /// | `LOG_FORMAT` | `json` or `pretty` | `json` in production, else `pretty` |
+/// | `SENTRY_DSN` | Sentry project DSN; absent disables error tracking | none |
+/// | `SENTRY_SAMPLE_RATE`, `SENTRY_TRACES_SAMPLE_RATE` | 0..=1 | 1, 0 |
 ///
 /// ```
 /// use teei_obs::config::{Config, TraceExport};
@@ -117,6 +119,7 @@ pub struct Config {
     pub(crate) log_format: Option<crate::log::LogFormat>,
     pub(crate) redactor: crate::redact::Redactor,
     pub(crate) capture_logs: bool,
+    pub(crate) sentry: Option<crate::errors::SentrySettings>,
 }
 
 impl Config {
@@ -143,6 +146,7 @@ impl Config {
             log_format: None,
             redactor: crate::redact::Redactor::default(),
             capture_logs: false,
+            sentry: None,
         }
     }
 
@@ -228,6 +232,29 @@ impl Config {
             config.log_filter = filter;
         }
 
+        if let Some(dsn) = var("SENTRY_DSN")? {
+            let rate = |name: &'static str, default: f32| -> Result<f32, InitError> {
+                match var(name)? {
+                    None => Ok(default),
+                    Some(value) => value
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|r| (0.0..=1.0).contains(r))
+                        .ok_or_else(|| invalid(name, value, "a number from 0 to 1")),
+                }
+            };
+            config.sentry = Some(crate::errors::SentrySettings {
+                dsn: dsn.parse().map_err(|_| {
+                    invalid(
+                        "SENTRY_DSN",
+                        dsn.clone(),
+                        "a Sentry DSN: https://<key>@<host>/<project id>",
+                    )
+                })?,
+                sample_rate: rate("SENTRY_SAMPLE_RATE", 1.0)?,
+                traces_sample_rate: rate("SENTRY_TRACES_SAMPLE_RATE", 0.0)?,
+            });
+        }
         config.log_format = match var("LOG_FORMAT")?.as_deref() {
             None => None,
             Some("json") => Some(crate::log::LogFormat::Json),
@@ -356,6 +383,21 @@ impl Config {
     pub fn export_interval(mut self, delay: Duration) -> Self {
         self.schedule_delay = delay;
         self
+    }
+
+    /// Sends errors to Sentry at `dsn` (as `SENTRY_DSN` would).
+    pub fn sentry_dsn(mut self, dsn: &str) -> Result<Self, InitError> {
+        let dsn = dsn.parse().map_err(|_| InitError::InvalidEnv {
+            variable: "SENTRY_DSN",
+            value: dsn.to_owned(),
+            expected: "a Sentry DSN: https://<key>@<host>/<project id>",
+        })?;
+        self.sentry = Some(crate::errors::SentrySettings {
+            dsn,
+            sample_rate: 1.0,
+            traces_sample_rate: 0.0,
+        });
+        Ok(self)
     }
 
     /// Sets the log line format (default: JSON in `production`, pretty elsewhere).
@@ -541,6 +583,7 @@ mod tests {
             ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
             ("RUST_LOG", "info,=,x=loud"),
             ("LOG_FORMAT", "xml"),
+            ("SENTRY_DSN", "not a dsn"),
         ];
         for (variable, value) in cases {
             let error = from(&[(variable, value)]).unwrap_err().to_string();

@@ -36,13 +36,21 @@ async fn render(registry: prometheus::Registry) -> Response {
 /// [`RequestContext`]: crate::trace::RequestContext
 #[derive(Clone, Debug, Default)]
 pub struct TraceLayer {
-    _private: (),
+    service: std::sync::Arc<str>,
+    redactor: crate::redact::Redactor,
 }
 
 impl TraceLayer {
-    /// The layer.
+    /// The layer, with no service name and the default redaction policy.
     pub fn new() -> Self {
-        TraceLayer { _private: () }
+        TraceLayer::default()
+    }
+
+    pub(crate) fn for_service(service: &str, redactor: crate::redact::Redactor) -> Self {
+        TraceLayer {
+            service: service.into(),
+            redactor,
+        }
     }
 }
 
@@ -50,7 +58,10 @@ impl<S> tower_layer::Layer<S> for TraceLayer {
     type Service = TraceService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TraceService { inner }
+        TraceService {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -58,6 +69,7 @@ impl<S> tower_layer::Layer<S> for TraceLayer {
 #[derive(Clone, Debug)]
 pub struct TraceService<S> {
     inner: S,
+    layer: TraceLayer,
 }
 
 impl<S, B, R> tower_service::Service<axum::http::Request<B>> for TraceService<S>
@@ -97,9 +109,26 @@ where
                 otel.status_description = tracing::field::Empty,
             )
         });
+        // A Sentry hub of its own: this request's breadcrumbs stay with this request.
+        let hub = crate::errors::enabled().then(|| {
+            crate::errors::request_hub(
+                &context,
+                &self.layer.service,
+                method.as_str(),
+                request.uri(),
+                request.headers(),
+                &self.layer.redactor,
+            )
+        });
         let future = context
             .clone()
             .in_scope(|| span.in_scope(|| self.inner.call(request)));
+        let future = async move {
+            match hub {
+                Some(hub) => sentry::SentryFutureExt::bind_hub(future, hub).await,
+                None => future.await,
+            }
+        };
         Box::pin(context.scope(async move {
             let mut result = future.instrument(span.clone()).await;
             if let Ok(response) = &mut result {

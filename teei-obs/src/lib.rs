@@ -45,6 +45,7 @@
 //! - [`registry`]: what is registered and the linker caveat for uncalled crates.
 
 pub mod config;
+pub mod errors;
 pub mod health;
 pub mod http;
 pub mod log;
@@ -121,6 +122,7 @@ pub struct Obs {
     logs: log::LogOutput,
     subscriber_installed: bool,
     health: Arc<health::HealthManager>,
+    error_tracking: Option<Arc<errors::ErrorTracking>>,
 }
 
 /// Validates the registry and builds the pipelines.
@@ -147,6 +149,10 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         expected: "comma-separated `level` or `target=level` directives",
     })?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
+    let error_tracking = match &config.sentry {
+        Some(settings) => Some(Arc::new(errors::init(settings, &config, &registry)?)),
+        None => None,
+    };
     let health = Arc::new(health::HealthManager::new(
         health::checks(),
         config.state.clone(),
@@ -203,6 +209,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         logs,
         subscriber_installed,
         health,
+        error_tracking,
     })
 }
 
@@ -332,7 +339,7 @@ impl Obs {
     /// The middleware for the service's routes: trace context and correlation IDs in,
     /// a server span around the request, the correlation ID back in the response.
     pub fn layer(&self) -> http::TraceLayer {
-        http::TraceLayer::new()
+        http::TraceLayer::for_service(&self.config.service_name, self.config.redactor.clone())
     }
 
     /// The current exposition, as `GET /metrics` would serve it.
@@ -368,7 +375,19 @@ impl Obs {
     /// Exports what is queued and stops the export thread, within the shutdown timeout
     /// (default 5 s) even when the collector is unreachable. Blocking; safe on any runtime.
     pub fn shutdown(&self) -> Result<(), trace::FlushError> {
-        self.pipeline.shutdown(self.config.shutdown_timeout)
+        let spans = self.pipeline.shutdown(self.config.shutdown_timeout);
+        if let Some(tracking) = &self.error_tracking {
+            // Sentry's own bound (2 s): it keeps its own promise even when spans did not.
+            let _ = tracking.flush(std::time::Duration::from_secs(2));
+        }
+        spans
+    }
+
+    /// Sends the queued Sentry events, waiting at most `timeout`; `true` when all went.
+    pub fn flush_errors(&self, timeout: std::time::Duration) -> bool {
+        self.error_tracking
+            .as_ref()
+            .is_none_or(|tracking| tracking.flush(timeout))
     }
 }
 

@@ -109,8 +109,12 @@ impl LogOutput {
         value
     }
 
-    /// Writes one line for `event`.
-    pub(crate) fn write(&self, event: &tracing::Event<'_>, context: LineContext<'_>) {
+    /// Writes one line for `event`; returns its redacted message and fields.
+    pub(crate) fn write(
+        &self,
+        event: &tracing::Event<'_>,
+        context: LineContext<'_>,
+    ) -> (String, Map<String, Value>) {
         let metadata = event.metadata();
         let mut fields = JsonFields::default();
         event.record(&mut fields);
@@ -120,6 +124,13 @@ impl LogOutput {
             .map(|m| self.redactor.redact_text(m).into_owned())
             .unwrap_or_default();
         let ids = crate::trace::request_ids();
+        let redacted: Map<String, Value> = context
+            .span_fields
+            .iter()
+            .cloned()
+            .chain(fields.fields)
+            .map(|(key, value)| (key.to_owned(), self.redact(key, value)))
+            .collect();
         let line = match self.format {
             LogFormat::Json => {
                 let mut object = Map::new();
@@ -147,10 +158,9 @@ impl LogOutput {
                     object.insert("spanId".into(), Value::from(format!("{span_id:016x}")));
                 }
                 object.insert("target".into(), Value::from(metadata.target()));
-                object.insert("msg".into(), Value::from(message));
-                for (key, value) in context.span_fields.iter().cloned().chain(fields.fields) {
-                    let value = self.redact(key, value);
-                    object.insert(key.to_owned(), value);
+                object.insert("msg".into(), Value::from(message.as_str()));
+                for (key, value) in &redacted {
+                    object.insert(key.clone(), value.clone());
                 }
                 Value::Object(object).to_string()
             }
@@ -162,9 +172,8 @@ impl LogOutput {
                     metadata.target(),
                     escape(&message)
                 );
-                for (key, value) in context.span_fields.iter().cloned().chain(fields.fields) {
-                    let value = self.redact(key, value);
-                    let text = match &value {
+                for (key, value) in &redacted {
+                    let text = match value {
                         Value::String(s) => escape(s),
                         other => other.to_string(),
                     };
@@ -191,6 +200,7 @@ impl LogOutput {
                 lines.push_back(line);
             }
         }
+        (message, redacted)
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod corpus;
 pub mod otlp;
+pub mod sentry_endpoint;
 pub mod servers;
 
 use std::net::SocketAddr;

@@ -31,6 +31,7 @@ pub(crate) use layer::Core;
 pub use layer::OtelLayer;
 pub use opentelemetry_sdk::trace::SpanData;
 pub(crate) use propagation::request_ids;
+pub(crate) use propagation::suppress_tracing as suppress_on_this_thread;
 pub use propagation::{
     CAUSATION_HEADER, CORRELATION_HEADER, HeaderCarrier, HeaderReader, MAX_ID_LEN, MessageHeaders,
     RequestContext, correlation_id, current, extract_http, generate_id, inject, inject_http,

@@ -200,7 +200,7 @@ impl Subscriber for TeeiSubscriber {
                 }
             }
         }
-        self.log.write(
+        let (message, fields) = self.log.write(
             event,
             LineContext {
                 trace_id: header.map(|h| h.0),
@@ -208,6 +208,16 @@ impl Subscriber for TeeiSubscriber {
                 span_fields: &span_fields,
             },
         );
+        if crate::errors::enabled() {
+            let metadata = event.metadata();
+            crate::errors::observe(
+                *metadata.level(),
+                metadata.target(),
+                &message,
+                &fields,
+                header.map(|h| h.0),
+            );
+        }
         if let Some(slot) = span.as_ref().and_then(|id| self.slot(id))
             && slot.header.sampled
         {
