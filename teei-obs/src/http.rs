@@ -38,20 +38,109 @@ async fn render(registry: prometheus::Registry) -> Response {
 pub struct TraceLayer {
     service: std::sync::Arc<str>,
     redactor: crate::redact::Redactor,
+    metrics: Option<std::sync::Arc<HttpMetrics>>,
 }
 
 impl TraceLayer {
-    /// The layer, with no service name and the default redaction policy.
+    /// The layer, with no service name, no metrics and the default redaction policy.
     pub fn new() -> Self {
         TraceLayer::default()
     }
 
-    pub(crate) fn for_service(service: &str, redactor: crate::redact::Redactor) -> Self {
+    pub(crate) fn for_service(
+        service: &str,
+        redactor: crate::redact::Redactor,
+        metrics: std::sync::Arc<HttpMetrics>,
+    ) -> Self {
         TraceLayer {
             service: service.into(),
             redactor,
+            metrics: Some(metrics),
         }
     }
+}
+
+/// The HTTP metric families of the TypeScript package, labelled so that their cardinality
+/// is bounded whatever clients send: `route` is the matched route template (`unmatched`
+/// for anything no route took), `method` one of the standard methods or `OTHER`.
+#[derive(Debug)]
+pub struct HttpMetrics {
+    requests: prometheus::IntCounterVec,
+    duration: prometheus::HistogramVec,
+    request_size: prometheus::HistogramVec,
+    response_size: prometheus::HistogramVec,
+    in_flight: prometheus::IntGauge,
+}
+
+impl HttpMetrics {
+    pub(crate) fn new(registry: &prometheus::Registry) -> prometheus::Result<Self> {
+        use prometheus::{HistogramOpts, Opts};
+        let sizes = prometheus::exponential_buckets(64.0, 4.0, 9)?;
+        let metrics = HttpMetrics {
+            requests: prometheus::IntCounterVec::new(
+                Opts::new(
+                    "http_requests_total",
+                    "HTTP requests by method, route and status",
+                ),
+                &["method", "route", "status"],
+            )?,
+            duration: prometheus::HistogramVec::new(
+                HistogramOpts::new("http_request_duration_seconds", "HTTP request duration")
+                    .buckets(vec![
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ]),
+                &["method", "route"],
+            )?,
+            request_size: prometheus::HistogramVec::new(
+                HistogramOpts::new("http_request_size_bytes", "HTTP request body size")
+                    .buckets(sizes.clone()),
+                &["method", "route"],
+            )?,
+            response_size: prometheus::HistogramVec::new(
+                HistogramOpts::new("http_response_size_bytes", "HTTP response body size")
+                    .buckets(sizes),
+                &["method", "route"],
+            )?,
+            in_flight: prometheus::IntGauge::new(
+                "http_requests_in_flight",
+                "HTTP requests being served",
+            )?,
+        };
+        registry.register(Box::new(metrics.requests.clone()))?;
+        registry.register(Box::new(metrics.duration.clone()))?;
+        registry.register(Box::new(metrics.request_size.clone()))?;
+        registry.register(Box::new(metrics.response_size.clone()))?;
+        registry.register(Box::new(metrics.in_flight.clone()))?;
+        Ok(metrics)
+    }
+}
+
+/// The `method` label: a standard method, or `OTHER`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+/// The size a header says a body has.
+fn content_length(headers: &axum::http::HeaderMap) -> Option<f64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse::<u64>()
+        .ok()
+        .map(|n| n as f64)
 }
 
 impl<S> tower_layer::Layer<S> for TraceLayer {
@@ -77,7 +166,7 @@ where
     S: tower_service::Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    R: Send + 'static,
+    R: axum::body::HttpBody + Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -97,13 +186,31 @@ where
         let context = crate::trace::extract_http(request.headers());
         let correlation = context.correlation_id().to_owned();
         let method = request.method().clone();
+        let method_label = method_label(&method);
+        // The route template, never the raw path: bounded label values and span names.
+        let route: std::sync::Arc<str> = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(|| "unmatched".into(), |path| path.as_str().into());
+        let started = std::time::Instant::now();
+        let metrics = self.layer.metrics.clone();
+        if let Some(metrics) = &metrics {
+            metrics.in_flight.inc();
+            if let Some(size) = content_length(request.headers()) {
+                metrics
+                    .request_size
+                    .with_label_values(&[method_label, &route])
+                    .observe(size);
+            }
+        }
         let span = context.clone().in_scope(|| {
             tracing::info_span!(
                 parent: None,
                 "HTTP request",
-                otel.name = %method,
+                otel.name = %format_args!("{method_label} {route}"),
                 otel.kind = "server",
-                http.request.method = %method,
+                http.request.method = method_label,
+                http.route = &*route,
                 url.path = %request.uri().path(),
                 http.response.status_code = tracing::field::Empty,
                 otel.status_description = tracing::field::Empty,
@@ -131,6 +238,31 @@ where
         };
         Box::pin(context.scope(async move {
             let mut result = future.instrument(span.clone()).await;
+            if let Some(metrics) = &metrics {
+                metrics.in_flight.dec();
+                let status = match &result {
+                    Ok(response) => response.status().as_str().to_owned(),
+                    Err(_) => "error".to_owned(),
+                };
+                metrics
+                    .requests
+                    .with_label_values(&[method_label, &route, &status])
+                    .inc();
+                metrics
+                    .duration
+                    .with_label_values(&[method_label, &route])
+                    .observe(started.elapsed().as_secs_f64());
+                if let Ok(response) = &result {
+                    let size = content_length(response.headers())
+                        .or_else(|| response.body().size_hint().exact().map(|n| n as f64));
+                    if let Some(size) = size {
+                        metrics
+                            .response_size
+                            .with_label_values(&[method_label, &route])
+                            .observe(size);
+                    }
+                }
+            }
             if let Ok(response) = &mut result {
                 let status = response.status();
                 span.record("http.response.status_code", status.as_u16());

@@ -123,6 +123,7 @@ pub struct Obs {
     subscriber_installed: bool,
     health: Arc<health::HealthManager>,
     error_tracking: Option<Arc<errors::ErrorTracking>>,
+    http_metrics: Arc<http::HttpMetrics>,
 }
 
 /// Validates the registry and builds the pipelines.
@@ -149,6 +150,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         expected: "comma-separated `level` or `target=level` directives",
     })?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
+    let http_metrics = Arc::new(http::HttpMetrics::new(&registry)?);
     let error_tracking = match &config.sentry {
         Some(settings) => Some(Arc::new(errors::init(settings, &config, &registry)?)),
         None => None,
@@ -210,6 +212,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         subscriber_installed,
         health,
         error_tracking,
+        http_metrics,
     })
 }
 
@@ -339,7 +342,11 @@ impl Obs {
     /// The middleware for the service's routes: trace context and correlation IDs in,
     /// a server span around the request, the correlation ID back in the response.
     pub fn layer(&self) -> http::TraceLayer {
-        http::TraceLayer::for_service(&self.config.service_name, self.config.redactor.clone())
+        http::TraceLayer::for_service(
+            &self.config.service_name,
+            self.config.redactor.clone(),
+            self.http_metrics.clone(),
+        )
     }
 
     /// The current exposition, as `GET /metrics` would serve it.

@@ -96,9 +96,17 @@ async fn one_trace_spans_two_services_and_the_correlation_id_goes_there_and_back
     let b_work = span(&spans, "b_work", Some(&trace_id));
     let servers: Vec<_> = spans
         .iter()
-        .filter(|s| s.name == "GET" && s.span_context.trace_id().to_string() == trace_id)
+        .filter(|s| {
+            s.span_kind == opentelemetry::trace::SpanKind::Server
+                && s.span_context.trace_id().to_string() == trace_id
+        })
         .collect();
     assert_eq!(servers.len(), 2, "A's and B's server spans share the trace");
+    let names: Vec<_> = servers.iter().map(|s| s.name.to_string()).collect();
+    assert!(
+        names.contains(&"GET /start".to_owned()) && names.contains(&"GET /work".to_owned()),
+        "{names:?}"
+    );
     let b_server = servers
         .iter()
         .find(|s| s.parent_span_id == client.span_context.span_id())
