@@ -124,6 +124,7 @@ pub struct Obs {
     health: Arc<health::HealthManager>,
     error_tracking: Option<Arc<errors::ErrorTracking>>,
     http_metrics: Arc<http::HttpMetrics>,
+    standard_metrics: metrics::StandardMetrics,
 }
 
 /// Validates the registry and builds the pipelines.
@@ -151,6 +152,18 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     })?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
     let http_metrics = Arc::new(http::HttpMetrics::new(&registry)?);
+    let standard_metrics = metrics::StandardMetrics::new(&registry)?;
+    #[cfg(target_os = "linux")]
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    registry.register(Box::new(metrics::RuntimeCollector::new()?))?;
+    let scheduling_delay = prometheus::Gauge::new(
+        "tokio_scheduling_delay_seconds",
+        "How late a 100 ms timer last fired on the runtime (event-loop lag)",
+    )?;
+    registry.register(Box::new(scheduling_delay.clone()))?;
+    metrics::start_scheduling_delay_probe(scheduling_delay);
     let error_tracking = match &config.sentry {
         Some(settings) => Some(Arc::new(errors::init(settings, &config, &registry)?)),
         None => None,
@@ -213,6 +226,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         health,
         error_tracking,
         http_metrics,
+        standard_metrics,
     })
 }
 
@@ -316,6 +330,11 @@ impl Obs {
         self.health.start();
         http::metrics_router(self.registry.clone())
             .merge(health::health_router(self.health.clone()))
+    }
+
+    /// The standard metric families: database queries, events, queues, errors.
+    pub fn standard_metrics(&self) -> &metrics::StandardMetrics {
+        &self.standard_metrics
     }
 
     /// The health manager: reports, shutdown state, start-up marker.

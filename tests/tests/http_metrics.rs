@@ -65,3 +65,57 @@ async fn unknown_paths_and_methods_do_not_grow_the_series() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_process_and_runtime_families_are_served() {
+    let obs = teei_obs::init(teei_obs::Config::new("profile").install_subscriber(false)).unwrap();
+    let metrics = obs.standard_metrics();
+    metrics.db_query(
+        "SELECT",
+        "profiles",
+        true,
+        std::time::Duration::from_millis(3),
+    );
+    metrics.db_query(
+        "INSERT",
+        "profiles",
+        false,
+        std::time::Duration::from_millis(9),
+    );
+    metrics.event_processed("user.created", true, std::time::Duration::from_millis(1));
+    metrics.event_published("user.created");
+    metrics.queue_size("profile-events", 12);
+    metrics.error("validation", "profile-api");
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await; // one scheduling probe
+    let addr = teei_obs_tests::serve(obs.router()).await;
+    let text = teei_obs_tests::request(addr, "GET", "/metrics")
+        .await
+        .unwrap()
+        .body;
+    for series in [
+        r#"db_queries_total{operation="INSERT",status="error",table="profiles"} 1"#,
+        r#"db_query_duration_seconds_count{operation="SELECT",table="profiles"} 1"#,
+        r#"events_processed_total{status="success",type="user.created"} 1"#,
+        r#"events_published_total{type="user.created"} 1"#,
+        r#"queue_size{queue="profile-events"} 12"#,
+        r#"errors_total{component="profile-api",type="validation"} 1"#,
+        "tokio_workers 2",
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "process_threads",
+        "tokio_alive_tasks",
+        "tokio_global_queue_depth",
+        "tokio_scheduling_delay_seconds",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(family)),
+            "{family} missing"
+        );
+    }
+}

@@ -21,10 +21,13 @@
 mod collector;
 pub(crate) mod function;
 pub(crate) mod slot;
+mod standard;
 
 pub use collector::FunctionCollector;
 pub(crate) use function::warm_up_clock;
 pub use function::{FunctionMetrics, HistogramRead, HistogramSnapshot, Outcome};
+pub use standard::StandardMetrics;
+pub(crate) use standard::{RuntimeCollector, start_scheduling_delay_probe};
 
 /// Upper bounds, in seconds, of `function_calls_duration_seconds` when `#[counted(duration)]`
 /// gives no `buckets`. The macro holds the same list; a test keeps the two equal.
