@@ -59,3 +59,6 @@ print("| log line | ns |")
 print("|---|---:|")
 for name in ["json_line", "json_line_with_secrets", "filtered_out", "redact_text_clean_80_chars", "redact_text_email_80_chars"]:
     print(f"| `{name}` | {mean_ns('log', name):.0f} |")
+
+print()
+print(f"`/metrics` with 10,000+ series: {mean_ns('render', 'metrics_10k_series') / 1e6:.2f} ms per render")

@@ -337,11 +337,44 @@ fn logs(c: &mut Criterion) {
     group.finish();
 }
 
+fn render(c: &mut Criterion) {
+    let obs = teei_obs::init(
+        teei_obs::Config::new("bench")
+            .install_subscriber(false)
+            .trace_export(teei_obs::config::TraceExport::None),
+    )
+    .expect("init");
+    let series = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("bench_requests_total", "10,000 series"),
+        &["route", "status"],
+    )
+    .unwrap();
+    for route in 0..1_000 {
+        for status in 0..10 {
+            series
+                .with_label_values(&[&format!("/route/{route}"), &format!("{}", 200 + status)])
+                .inc();
+        }
+    }
+    obs.registry().register(Box::new(series)).unwrap();
+    let lines = obs
+        .render_metrics()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count();
+    eprintln!("render: {lines} series in the exposition");
+    let mut group = c.benchmark_group("render");
+    group.bench_function("metrics_10k_series", |b| {
+        b.iter(|| black_box(obs.render_metrics().len()))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = per_call, contended, spans, logs
+    targets = per_call, contended, spans, logs, render
 }
 criterion_main!(benches);
