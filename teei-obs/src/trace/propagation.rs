@@ -130,12 +130,17 @@ impl RequestContext {
                 }
                 Some(parent)
             });
-        let baggage = BAGGAGE
-            .extract(carrier)
-            .baggage()
-            .iter()
-            .map(|(key, (value, _))| (key.to_string(), value.to_string()))
-            .collect();
+        // Most requests carry no baggage: do not build a context to find that out.
+        let baggage: Arc<[(String, String)]> = if carrier.get("baggage").is_some() {
+            BAGGAGE
+                .extract(carrier)
+                .baggage()
+                .iter()
+                .map(|(key, (value, _))| (key.to_string(), value.to_string()))
+                .collect()
+        } else {
+            Arc::new([])
+        };
         let correlation_id = carrier
             .get(CORRELATION_HEADER)
             .filter(|id| is_valid_id(id))
@@ -359,18 +364,22 @@ pub fn is_valid_id(id: &str) -> bool {
 
 /// A new random ID in UUID v4 form.
 pub fn generate_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = ids::trace_id().to_be_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = [0u8; 36];
+    let mut at = 0;
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[at] = b'-';
+            at += 1;
+        }
+        out[at] = HEX[usize::from(byte >> 4)];
+        out[at + 1] = HEX[usize::from(byte & 0x0f)];
+        at += 2;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `http::HeaderMap` as a propagation carrier.
