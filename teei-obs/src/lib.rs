@@ -41,6 +41,9 @@
 //! # Guides
 //!
 //! - [`counted`]: the function metrics and their options.
+//! - [`traced`] and [`trace`]: spans, sampling, export and propagation.
+//! - [`health_check`] and [`health`]: dependency checks, probes and graceful shutdown.
+//! - [`log`], [`redact`] and [`errors`]: log lines, the redaction policy, Sentry.
 //! - [`metrics`]: names, labels and buckets of the exported series.
 //! - [`registry`]: what is registered and the linker caveat for uncalled crates.
 

@@ -7,7 +7,7 @@ use teei_obs::config::{Protocol, TraceExport};
 use teei_obs::trace::Sampler;
 use teei_obs::traced;
 use teei_obs_tests::otlp::{free_port, grpc_receiver};
-use teei_obs_tests::sample;
+use teei_obs_tests::{rss_kib, sample};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[traced]
@@ -47,18 +47,6 @@ fn dropped(text: &str) -> f64 {
             .unwrap_or(0.0)
         })
         .sum()
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -207,7 +207,6 @@ fn malformed_traceparent_values_start_a_fresh_valid_trace() {
         let sent = headers
             .get("traceparent")
             .expect("a fresh context is propagated");
-        assert!(!sent.contains(VALID_TRACE) || !value.contains(VALID_TRACE) || sent != value);
         let parts: Vec<&str> = sent.split('-').collect();
         assert_eq!(parts.len(), 4, "{sent}");
         assert_eq!(parts[0], "00");

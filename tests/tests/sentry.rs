@@ -193,7 +193,6 @@ async fn the_secret_corpus_leaks_nothing_into_sentry_events() {
     use teei_obs_tests::corpus::{SECRET_KEYS, SECRET_VALUES};
     let (obs, envelopes) = setup().await;
     let context = teei_obs::trace::RequestContext::new_root();
-    let correlation = context.correlation_id().to_owned();
     context.in_scope(|| {
         for (what, secret) in SECRET_VALUES {
             tracing::error!(detail = *secret, what = *what, "value leak check {secret}");
@@ -222,5 +221,4 @@ async fn the_secret_corpus_leaks_nothing_into_sentry_events() {
         !raw.contains("s3cr3t-value"),
         "a keyed secret leaked into Sentry"
     );
-    let _ = correlation;
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use teei_obs_tests::otlp::free_port;
+use teei_obs_tests::rss_kib;
 use teei_obs_tests::{request, sample, serve};
 
 const REQUESTS: usize = 1_000;
@@ -24,17 +25,6 @@ async fn timed(addr: std::net::SocketAddr, path: &str) -> Vec<Duration> {
 fn summary(latencies: &[Duration]) -> String {
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
     format!("p50 {:?}, p90 {:?}, p99 {:?}", at(0.5), at(0.9), at(0.99))
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn router(obs: &teei_obs::Obs) -> axum::Router {
