@@ -60,30 +60,36 @@ fn wrap(function: ItemFn, options: HealthOptions) -> TokenStream {
     let outcome = quote_spanned! {output_span=>
         ::teei_obs::__private::IntoOutcome::into_outcome(#ident(#(#args),*).await)
     };
-    let body = quote! {
-        #[::teei_obs::__private::linkme::distributed_slice(::teei_obs::__private::TEEI_OBS_HEALTH_CHECKS)]
-        #[linkme(crate = ::teei_obs::__private::linkme)]
-        #[allow(unsafe_code)]
-        static __TEEI_CHECK: ::teei_obs::__private::CheckEntry = ::teei_obs::__private::CheckEntry::new(
-            #name,
-            ::teei_obs::__private::Kind::#kind,
-            ::core::time::Duration::from_millis(#timeout),
-            ::core::time::Duration::from_millis(#interval),
-            #critical,
-            #probes,
-            ::core::file!(),
-            #line,
-            __teei_invoke,
-        );
-        fn __teei_invoke(
-            __teei_state: &::teei_obs::__private::State,
-        ) -> ::core::result::Result<::teei_obs::__private::CheckFuture, ::teei_obs::__private::Missing> {
-            #(#fetches)*
-            ::core::result::Result::Ok(::teei_obs::__private::check_future(async move {
-                #outcome
-            }))
-        }
-        #block
+    // The registration sits beside the function, in an anonymous `const` block, not in its
+    // body: there a parameter named like the function would shadow the function itself.
+    let registration = quote! {
+        #[doc(hidden)]
+        const _: () = {
+            #[::teei_obs::__private::linkme::distributed_slice(::teei_obs::__private::TEEI_OBS_HEALTH_CHECKS)]
+            #[linkme(crate = ::teei_obs::__private::linkme)]
+            #[allow(unsafe_code)]
+            static __TEEI_CHECK: ::teei_obs::__private::CheckEntry = ::teei_obs::__private::CheckEntry::new(
+                #name,
+                ::teei_obs::__private::Kind::#kind,
+                ::core::time::Duration::from_millis(#timeout),
+                ::core::time::Duration::from_millis(#interval),
+                #critical,
+                #probes,
+                ::core::file!(),
+                #line,
+                __teei_invoke,
+            );
+            fn __teei_invoke(
+                __teei_state: &::teei_obs::__private::State,
+            ) -> ::core::result::Result<::teei_obs::__private::CheckFuture, ::teei_obs::__private::Missing> {
+                #(#fetches)*
+                ::core::result::Result::Ok(::teei_obs::__private::check_future(async move {
+                    #outcome
+                }))
+            }
+        };
     };
-    function.assemble(body)
+    let block = quote!(#block);
+    let function = function.assemble(block);
+    quote!(#function #registration)
 }

@@ -26,13 +26,20 @@ async fn registered_only() -> Result<(), String> {
     Ok(())
 }
 
+// A parameter named like the function does not shadow it in the registration.
+#[health_check(kind = "disk")]
+async fn pool(pool: &Pool) -> Result<(), String> {
+    let _ = pool;
+    Ok(())
+}
+
 fn main() {
     let obs = teei_obs::init(
         teei_obs::Config::new("ui").install_subscriber(false).provide(Pool).provide(Client),
     )
     .unwrap();
     let names: Vec<_> = teei_obs::health::checks().map(|c| c.name()).collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
     let postgres = teei_obs::health::checks().find(|c| c.name() == "postgres").unwrap();
     assert_eq!(postgres.timeout(), std::time::Duration::from_millis(1500));
     assert_eq!(postgres.interval(), std::time::Duration::from_secs(90));

@@ -1,0 +1,316 @@
+//! Starts the whole platform on 127.0.0.1: an embedded event broker (unless `NATS_URL`
+//! names a NATS server) and the seven services, each its own process on its port
+//! (3000–3006, or from `--base-port`/`PLATFORM_BASE_PORT`). Waits until every service
+//! reports healthy, prints where they are, and stops them all on Ctrl-C or SIGTERM (or
+//! after `--seconds N`), each draining as it would in Kubernetes.
+//!
+//! ```text
+//! cargo run -p teei-platform [-- --seconds N] [-- --base-port P] [-- --no-build]
+//! ```
+//!
+//! Run through `cargo run`, it first builds the service binaries (`cargo build -p
+//! teei-platform --bins`), which `cargo run` alone does not; `--no-build` skips that.
+//! Environment variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `SENTRY_DSN`, `DATABASE_URL`,
+//! `LOG_FORMAT`, …) are passed on to the services.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use teei_platform::broker::Broker;
+use teei_platform::service::{self, BASE_PORT_VAR, Error, SERVICES};
+
+struct Options {
+    seconds: Option<u64>,
+    base_port: Option<u16>,
+    build: bool,
+}
+
+fn options() -> Result<Options, Error> {
+    let mut options = Options {
+        seconds: None,
+        base_port: None,
+        build: true,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--seconds" => {
+                let v = value("--seconds")?;
+                options.seconds = Some(
+                    v.parse()
+                        .map_err(|_| format!("--seconds takes a whole number, not {v:?}"))?,
+                );
+            }
+            "--base-port" => {
+                let v = value("--base-port")?;
+                options.base_port = Some(
+                    v.parse()
+                        .map_err(|_| format!("--base-port takes a port, not {v:?}"))?,
+                );
+            }
+            "--no-build" => options.build = false,
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; usage: platform [--seconds N] [--base-port P] [--no-build]"
+                )
+                .into());
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// The directory of this binary, where cargo puts the service binaries too.
+fn binaries(build: bool) -> Result<PathBuf, Error> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .ok_or("the launcher has no directory")?
+        .to_owned();
+    if build && let Some(cargo) = std::env::var_os("CARGO") {
+        let mut command = Command::new(cargo);
+        command.args(["build", "--quiet", "-p", "teei-platform", "--bins"]);
+        if dir.ends_with("release") {
+            command.arg("--release");
+        }
+        eprintln!("platform: building the seven services (cargo build -p teei-platform --bins)");
+        let status = command.status()?;
+        if !status.success() {
+            return Err(format!("building the services failed: {status}").into());
+        }
+    }
+    for name in SERVICES {
+        let path = dir
+            .join(name)
+            .with_extension(std::env::consts::EXE_EXTENSION);
+        if !path.exists() {
+            return Err(format!(
+                "{} is missing: build the services with `cargo build -p teei-platform --bins`",
+                path.display()
+            )
+            .into());
+        }
+    }
+    Ok(dir)
+}
+
+fn spawn(dir: &Path, name: &str, base: u16, nats: &str) -> Result<Child, Error> {
+    let path = dir
+        .join(name)
+        .with_extension(std::env::consts::EXE_EXTENSION);
+    Command::new(&path)
+        .env(BASE_PORT_VAR, base.to_string())
+        .env("NATS_URL", nats)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", path.display()).into())
+}
+
+/// Polls `url` until it answers 200 or `deadline` passes.
+async fn wait_ok(client: &reqwest::Client, url: &str, deadline: Instant) -> Result<(), Error> {
+    loop {
+        let answer = client.get(url).send().await;
+        match answer {
+            Ok(response) if response.status().is_success() => return Ok(()),
+            _ if Instant::now() >= deadline => {
+                let why = match answer {
+                    Ok(response) => format!("answered {}", response.status()),
+                    Err(error) => error.to_string(),
+                };
+                return Err(format!("{url} not ready in time: {why}").into());
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// `/health` of every service, until all say `healthy` or `deadline` passes.
+async fn wait_healthy(
+    client: &reqwest::Client,
+    base: u16,
+    deadline: Instant,
+) -> Result<Vec<(String, String)>, Error> {
+    loop {
+        let mut statuses = Vec::new();
+        for name in SERVICES {
+            let status = match client.get(service::url(base, name, "/health")).send().await {
+                Ok(response) => match response.bytes().await {
+                    Ok(body) => serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v["status"].as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "unreadable".into()),
+                    Err(error) => error.to_string(),
+                },
+                Err(error) => error.to_string(),
+            };
+            statuses.push((name.to_owned(), status));
+        }
+        if statuses.iter().all(|(_, status)| status == "healthy") || Instant::now() >= deadline {
+            return Ok(statuses);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn terminate(children: &mut [(String, Child)]) -> bool {
+    for (_, child) in children.iter() {
+        if let Ok(pid) = i32::try_from(child.id()) {
+            // SAFETY: `kill` has no memory-safety preconditions; the pid is our own child,
+            // not yet reaped, so it cannot name another process.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut clean = true;
+    for (name, child) in children.iter_mut() {
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    if !status.success() {
+                        eprintln!("platform: {name} exited with {status}");
+                        clean = false;
+                    }
+                    break;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    eprintln!("platform: {name} did not stop in time; killing it");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    clean = false;
+                    break;
+                }
+            }
+        }
+    }
+    clean
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("platform: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<bool, Error> {
+    let options = options()?;
+    let base = match options.base_port {
+        Some(port) => port,
+        None => service::base_port()?,
+    };
+    let dir = binaries(options.build)?;
+    let broker;
+    let nats = match std::env::var("NATS_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            broker = Broker::start(0).await?;
+            eprintln!("platform: embedded event broker on {}", broker.url());
+            broker.url()
+        }
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+
+    let mut children: Vec<(String, Child)> = Vec::new();
+    let started = Instant::now();
+    // Downstream services first: the gateway checks them from its first second.
+    let result = async {
+        for name in &SERVICES[1..] {
+            children.push(((*name).to_owned(), spawn(&dir, name, base, &nats)?));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for name in &SERVICES[1..] {
+            wait_ok(
+                &client,
+                &service::url(base, name, "/health/startup"),
+                deadline,
+            )
+            .await?;
+        }
+        children.push((
+            SERVICES[0].to_owned(),
+            spawn(&dir, SERVICES[0], base, &nats)?,
+        ));
+        wait_ok(
+            &client,
+            &service::url(base, SERVICES[0], "/health/readiness"),
+            deadline,
+        )
+        .await?;
+        wait_healthy(&client, base, Instant::now() + Duration::from_secs(30)).await
+    }
+    .await;
+    let statuses = match result {
+        Ok(statuses) => statuses,
+        Err(error) => {
+            terminate(&mut children);
+            return Err(error);
+        }
+    };
+    println!(
+        "\nplatform: started in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for (name, status) in &statuses {
+        println!(
+            "  {name:<22} {status:<10} {}  (/metrics, /health/{{liveness,readiness,startup}})",
+            service::url(base, name, "")
+        );
+    }
+    let all_healthy = statuses.iter().all(|(_, status)| status == "healthy");
+    println!(
+        "platform: {}; try  curl -H 'X-Correlation-ID: demo-1' {}",
+        if all_healthy {
+            "every service reports healthy"
+        } else {
+            "NOT every service is healthy"
+        },
+        service::url(base, SERVICES[0], "/v1/profile/user123")
+    );
+
+    let stop = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            () = async {
+                match options.seconds {
+                    Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    let watch = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            for (name, child) in children.iter_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return format!("{name} exited unexpectedly with {status}");
+                }
+            }
+        }
+    };
+    let failure = tokio::select! {
+        result = stop => { result?; None }
+        failure = watch => Some(failure),
+    };
+    if let Some(failure) = &failure {
+        eprintln!("platform: {failure}; stopping the others");
+    }
+    println!("platform: stopping");
+    let clean = terminate(&mut children);
+    println!("platform: stopped");
+    Ok(all_healthy && clean && failure.is_none())
+}

@@ -1,0 +1,259 @@
+//! The embedded event broker the `platform` binary runs when no `NATS_URL` is given: the
+//! part of the NATS protocol the services use (`PUB`/`HPUB`, `SUB`/`UNSUB` with `*` and
+//! `>` wildcards, `PING`), so the services run the same client code against it as against
+//! a real NATS server. Not a NATS server: no clustering, persistence, queue groups or
+//! authentication; it binds 127.0.0.1 only.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+const MAX_LINE: u64 = 4096;
+const MAX_PAYLOAD: usize = 1024 * 1024;
+/// Frames waiting for a slow subscriber before its messages are dropped (as NATS does
+/// with slow consumers, it never blocks the publisher).
+const OUTBOX: usize = 4096;
+
+type Outbox = mpsc::Sender<Arc<[u8]>>;
+
+#[derive(Default)]
+struct Table {
+    /// (connection, sid) → (subject pattern, connection outbox)
+    subscriptions: HashMap<(u64, String), (String, Outbox)>,
+}
+
+/// A running broker.
+#[derive(Debug)]
+pub struct Broker {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Broker {
+    /// Binds `127.0.0.1:port` (0 for any free port) and serves until dropped.
+    pub async fn start(port: u16) -> std::io::Result<Broker> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let table = Arc::new(Mutex::new(Table::default()));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counter = dropped.clone();
+        let task = tokio::spawn(async move {
+            let mut next = 0u64;
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                next += 1;
+                tokio::spawn(connection(next, stream, table.clone(), counter.clone()));
+            }
+        });
+        Ok(Broker {
+            addr,
+            task,
+            dropped,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `nats://127.0.0.1:port`, for `NATS_URL`.
+    pub fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    /// Messages not delivered because a subscriber fell 4,096 frames behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Whether `subject` matches `pattern` (`*` one token, `>` one or more trailing tokens).
+pub fn matches(pattern: &str, subject: &str) -> bool {
+    let mut subject = subject.split('.');
+    for token in pattern.split('.') {
+        match (token, subject.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (token, Some(part)) if token == part => {}
+            _ => return false,
+        }
+    }
+    subject.next().is_none()
+}
+
+async fn connection(id: u64, stream: TcpStream, table: Arc<Mutex<Table>>, dropped: Arc<AtomicU64>) {
+    let _ = stream.set_nodelay(true);
+    let (read, mut write) = stream.into_split();
+    let (outbox, mut frames) = mpsc::channel::<Arc<[u8]>>(OUTBOX);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = frames.recv().await {
+            if write.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let info = r#"INFO {"server_id":"teei-platform-broker","server_name":"embedded","version":"2.10.0","proto":1,"headers":true,"max_payload":1048576,"host":"127.0.0.1"}"#;
+    let _ = outbox.send(format!("{info}\r\n").into_bytes().into()).await;
+    let mut reader = BufReader::new(read);
+    let result = serve(id, &mut reader, &outbox, &table, &dropped).await;
+    if let Err(error) = result {
+        let _ = outbox.try_send(format!("-ERR '{error}'\r\n").into_bytes().into());
+    }
+    table
+        .lock()
+        .expect("broker table")
+        .subscriptions
+        .retain(|(connection, _), _| *connection != id);
+    drop(outbox);
+    let _ = writer.await;
+}
+
+async fn serve(
+    id: u64,
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    outbox: &Outbox,
+    table: &Mutex<Table>,
+    dropped: &AtomicU64,
+) -> Result<(), String> {
+    loop {
+        let mut line = Vec::new();
+        let read = (&mut *reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| e.to_string())?;
+        if read == 0 {
+            return Ok(());
+        }
+        if line.last() != Some(&b'\n') {
+            return Err("Maximum Control Line Exceeded".into());
+        }
+        let line = String::from_utf8_lossy(&line);
+        let words: Vec<&str> = line.split_ascii_whitespace().collect();
+        let Some(verb) = words.first() else { continue };
+        match verb.to_ascii_uppercase().as_str() {
+            "CONNECT" | "PONG" => {}
+            "PING" => {
+                let _ = outbox.send(Arc::from(&b"PONG\r\n"[..])).await;
+            }
+            "SUB" if words.len() == 3 || words.len() == 4 => {
+                let sid = words[words.len() - 1].to_owned();
+                table
+                    .lock()
+                    .expect("broker table")
+                    .subscriptions
+                    .insert((id, sid), (words[1].to_owned(), outbox.clone()));
+            }
+            "UNSUB" if words.len() >= 2 => {
+                table
+                    .lock()
+                    .expect("broker table")
+                    .subscriptions
+                    .remove(&(id, words[1].to_owned()));
+            }
+            "PUB" | "HPUB" => {
+                let headers = *verb == "HPUB";
+                // PUB subject [reply] total; HPUB subject [reply] header total
+                let sizes = if headers { 2 } else { 1 };
+                if words.len() < 2 + sizes || words.len() > 3 + sizes {
+                    return Err("Unknown Protocol Operation".into());
+                }
+                let number = |w: &str| w.parse::<usize>().map_err(|_| format!("bad size {w:?}"));
+                let total = number(words[words.len() - 1])?;
+                let header_len = if headers {
+                    number(words[words.len() - 2])?
+                } else {
+                    0
+                };
+                if total > MAX_PAYLOAD {
+                    return Err("Maximum Payload Violation".into());
+                }
+                if header_len > total {
+                    return Err("bad header size".into());
+                }
+                let mut body = vec![0; total + 2];
+                reader
+                    .read_exact(&mut body)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let subject = words[1];
+                let reply = (words.len() == 3 + sizes).then(|| words[2]);
+                deliver(
+                    table,
+                    dropped,
+                    subject,
+                    reply,
+                    header_len,
+                    headers,
+                    &body[..total],
+                );
+            }
+            _ => return Err("Unknown Protocol Operation".into()),
+        }
+    }
+}
+
+fn deliver(
+    table: &Mutex<Table>,
+    dropped: &AtomicU64,
+    subject: &str,
+    reply: Option<&str>,
+    header_len: usize,
+    headers: bool,
+    body: &[u8],
+) {
+    let table = table.lock().expect("broker table");
+    for ((_, sid), (pattern, outbox)) in &table.subscriptions {
+        if !matches(pattern, subject) {
+            continue;
+        }
+        let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
+        let head = if headers {
+            format!(
+                "HMSG {subject} {sid}{reply} {header_len} {}\r\n",
+                body.len()
+            )
+        } else {
+            format!("MSG {subject} {sid}{reply} {}\r\n", body.len())
+        };
+        let mut frame = Vec::with_capacity(head.len() + body.len() + 2);
+        frame.extend_from_slice(head.as_bytes());
+        frame.extend_from_slice(body);
+        frame.extend_from_slice(b"\r\n");
+        if outbox.try_send(frame.into()).is_err() {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn wildcards() {
+        assert!(matches("profile.updated", "profile.updated"));
+        assert!(matches("profile.*", "profile.updated"));
+        assert!(!matches("profile.*", "profile.updated.v2"));
+        assert!(matches("profile.>", "profile.updated.v2"));
+        assert!(!matches("profile.>", "profile"));
+        assert!(!matches("profile", "profile.updated"));
+        assert!(matches(">", "anything.at.all"));
+        assert!(!matches("kintell.*", "profile.updated"));
+    }
+}

@@ -1,0 +1,127 @@
+//! Where the services listen, and the few lines every service's `main` shares.
+
+use std::time::Duration;
+
+/// The seven services, in the order of their ports (3000 to 3006 by default).
+pub const SERVICES: [&str; 7] = [
+    "api-gateway",
+    "unified-profile",
+    "kintell-connector",
+    "buddy-service",
+    "upskilling-connector",
+    "q2q-ai",
+    "safety-moderation",
+];
+
+/// The environment variable that moves all seven ports (default `3000`).
+pub const BASE_PORT_VAR: &str = "PLATFORM_BASE_PORT";
+
+/// An error for a service's `main`.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The first port: `PLATFORM_BASE_PORT`, or 3000.
+pub fn base_port() -> Result<u16, Error> {
+    match std::env::var(BASE_PORT_VAR) {
+        Ok(value) => match value.parse::<u16>() {
+            Ok(port) if port <= u16::MAX - SERVICES.len() as u16 => Ok(port),
+            _ => Err(format!(
+                "{BASE_PORT_VAR} must be a port from 0 to {}, not {value:?}",
+                u16::MAX - SERVICES.len() as u16
+            )
+            .into()),
+        },
+        Err(std::env::VarError::NotPresent) => Ok(3000),
+        Err(error) => Err(format!("{BASE_PORT_VAR}: {error}").into()),
+    }
+}
+
+/// The port of `service` (one of [`SERVICES`]).
+///
+/// # Panics
+///
+/// When `service` is not one of the seven: a programming error.
+pub fn port(base: u16, service: &str) -> u16 {
+    let index = SERVICES
+        .iter()
+        .position(|known| *known == service)
+        .unwrap_or_else(|| panic!("{service:?} is not a platform service"));
+    base + index as u16
+}
+
+/// `http://127.0.0.1:{port}{path}` for `service`.
+pub fn url(base: u16, service: &str, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", port(base, service))
+}
+
+/// The configuration every service starts from: the environment (`OTEL_*`, `SENTRY_DSN`,
+/// `LOG_FORMAT`, `RUST_LOG`, …) under the service's own name, with a short drain on
+/// shutdown so the platform stops promptly.
+pub fn config(service: &str) -> Result<teei_obs::Config, Error> {
+    Ok(teei_obs::Config::from_env()?
+        .service_name(service)
+        .drain_delay(Duration::from_millis(300)))
+}
+
+/// Serves `routes` (behind the teei-obs layer) plus `/metrics` and the four health
+/// endpoints on 127.0.0.1 at the service's port, until SIGTERM or Ctrl-C; then drains and
+/// flushes spans and errors.
+pub async fn serve(obs: teei_obs::Obs, service: &str, routes: axum::Router) -> Result<(), Error> {
+    let port = port(base_port()?, service);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("{service}: cannot listen on 127.0.0.1:{port}: {e}"))?;
+    tracing::info!(
+        port,
+        functions = obs.function_count(),
+        "{service} listening on http://127.0.0.1:{port}"
+    );
+    let app = obs.router().merge(routes.layer(obs.layer()));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(obs.shutdown_signal())
+        .await?;
+    obs.shutdown()?;
+    Ok(())
+}
+
+/// Where the event bus is: `NATS_URL` (`nats://host:port`), a real NATS server or the
+/// broker the `platform` binary embeds. Known before the connection exists, so a health
+/// check can take it as its state.
+#[derive(Clone, Debug)]
+pub struct BusAddr(pub String);
+
+impl BusAddr {
+    /// From `NATS_URL`.
+    pub fn from_env() -> Result<BusAddr, Error> {
+        let url = std::env::var("NATS_URL").map_err(|_| {
+            "NATS_URL is not set: start the services with the `platform` binary, which embeds a broker, or point NATS_URL at a NATS server"
+        })?;
+        Ok(BusAddr(
+            url.strip_prefix("nats://").unwrap_or(&url).to_owned(),
+        ))
+    }
+
+    /// The NATS protocol's own liveness exchange (`PING`/`PONG`) on a new connection.
+    pub async fn ping(&self) -> Result<(), String> {
+        teei_obs::health::nats_ping(&self.0).await
+    }
+
+    /// Connects, retrying for up to `patience` (the bus may start after the service).
+    pub async fn connect(
+        &self,
+        obs: &teei_obs::Obs,
+        service: &str,
+        patience: Duration,
+    ) -> Result<crate::bus::Bus, Error> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match crate::bus::Bus::connect(&self.0, service, obs.standard_metrics().clone()).await {
+                Ok(bus) => return Ok(bus),
+                Err(error) if tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(%error, "event bus not reachable yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+}
