@@ -1,0 +1,407 @@
+//! The TypeScript report's integration checks ("Integration Testing"), run against the
+//! started platform: the `platform` binary launches the seven service binaries on
+//! 127.0.0.1, exactly as the README's main-job command does.
+//!
+//! - liveness, readiness and startup report `healthy` on all seven ports;
+//! - `/metrics` answers on all seven;
+//! - a request with `X-Correlation-ID` through the gateway shows up in the exported trace
+//!   (a real OTLP/gRPC receiver), across the services it reached, bearer token nowhere.
+//!
+//! Then the same with the real dependencies: PostgreSQL (`DATABASE_URL`) and NATS
+//! (`NATS_URL`), started by the test on loopback ports.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use teei_obs_tests::otlp::{self, ReceivedSpan};
+use teei_obs_tests::servers::{self, Nats, Postgres};
+
+const SERVICES: [&str; 7] = [
+    "api-gateway",
+    "unified-profile",
+    "kintell-connector",
+    "buddy-service",
+    "upskilling-connector",
+    "q2q-ai",
+    "safety-moderation",
+];
+
+/// Seven consecutive free ports on 127.0.0.1 (checked by binding them all).
+fn free_base_port() -> u16 {
+    for attempt in 0..200u32 {
+        let base = 20_000 + ((std::process::id() * 7 + attempt * 97) % 40_000) as u16;
+        let all_free = (0..7).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no seven consecutive free ports");
+}
+
+/// The running platform; stopped with SIGTERM (and killed if that fails) on drop.
+struct Platform {
+    child: Child,
+    base: u16,
+}
+
+impl Platform {
+    fn start(envs: &[(&str, String)]) -> Platform {
+        let base = free_base_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_platform"));
+        command
+            .args([
+                "--no-build",
+                "--base-port",
+                &base.to_string(),
+                "--seconds",
+                "300",
+            ])
+            .env_remove("NATS_URL")
+            .env_remove("DATABASE_URL")
+            .env_remove("SENTRY_DSN")
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::piped());
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start the platform");
+        // The launcher prints its verdict once every service answered `/health`.
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines, verdict) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("{line}");
+                if line.contains("every service reports healthy") || line.contains("NOT every") {
+                    let _ = lines.send(line);
+                }
+            }
+        });
+        let line = verdict
+            .recv_timeout(Duration::from_secs(90))
+            .expect("the platform did not report within 90 s");
+        let platform = Platform { child, base };
+        assert!(line.contains("every service reports healthy"), "{line}");
+        platform
+    }
+
+    fn addr(&self, service: &str) -> SocketAddr {
+        let index = SERVICES.iter().position(|s| *s == service).unwrap();
+        SocketAddr::from(([127, 0, 0, 1], self.base + index as u16))
+    }
+
+    /// SIGTERM, then the launcher's own exit status (it stops and waits for the seven).
+    fn stop(mut self) -> std::process::ExitStatus {
+        signal(&self.child, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the platform did not stop within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn signal(child: &Child, signal: i32) {
+    // SAFETY: no memory-safety preconditions; the pid is our unreaped child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal(&self.child, libc::SIGTERM);
+            std::thread::sleep(Duration::from_secs(3));
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+async fn health_and_metrics_on_all_seven(platform: &Platform) {
+    for service in SERVICES {
+        let addr = platform.addr(service);
+        for probe in ["liveness", "readiness", "startup"] {
+            let response = teei_obs_tests::request(addr, "GET", &format!("/health/{probe}"))
+                .await
+                .unwrap();
+            assert_eq!(response.status, 200, "{service} {probe}: {}", response.body);
+            assert_eq!(
+                json(&response.body)["status"],
+                "healthy",
+                "{service} {probe}"
+            );
+        }
+        let health = json(
+            &teei_obs_tests::request(addr, "GET", "/health")
+                .await
+                .unwrap()
+                .body,
+        );
+        assert_eq!(health["status"], "healthy", "{service}: {health}");
+        assert_eq!(health["service"], service, "{health}");
+        let metrics = teei_obs_tests::request(addr, "GET", "/metrics")
+            .await
+            .unwrap();
+        assert_eq!(metrics.status, 200, "{service} /metrics");
+        for family in [
+            "process_resident_memory_bytes",
+            "tokio_workers",
+            "health_check_status",
+        ] {
+            assert!(
+                metrics.body.contains(family),
+                "{service} /metrics lacks {family}"
+            );
+        }
+    }
+    // Each service's /metrics carries its own annotated functions.
+    let buddy = teei_obs_tests::request(platform.addr("buddy-service"), "GET", "/metrics")
+        .await
+        .unwrap();
+    assert!(
+        buddy.body.contains(r#"function="on_event""#),
+        "{}",
+        buddy.body
+    );
+    let gateway = json(
+        &teei_obs_tests::request(platform.addr("api-gateway"), "GET", "/health")
+            .await
+            .unwrap()
+            .body,
+    );
+    let checked: Vec<&str> = gateway["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    for downstream in &SERVICES[1..] {
+        assert!(
+            checked.contains(downstream),
+            "gateway does not check {downstream}: {gateway}"
+        );
+    }
+}
+
+fn trace_of<'a>(spans: &'a [ReceivedSpan], correlation: &str) -> Vec<&'a ReceivedSpan> {
+    spans
+        .iter()
+        .filter(|s| otlp::attribute(&s.span, "correlation.id").as_deref() == Some(correlation))
+        .collect()
+}
+
+fn service_of(span: &ReceivedSpan) -> &str {
+    span.resource
+        .iter()
+        .find(|(k, _)| k == "service.name")
+        .map_or("", |(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integration_checks_on_the_default_platform() {
+    let collector = otlp::free_port();
+    let received = otlp::grpc_receiver(collector).await;
+    let platform = Platform::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+        ("OTEL_TRACES_SAMPLER", "always_on".into()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
+    ]);
+    health_and_metrics_on_all_seven(&platform).await;
+
+    // The report's tracing check, verbatim.
+    let response = teei_obs_tests::request_with_headers(
+        platform.addr("api-gateway"),
+        "GET",
+        "/v1/profile/user123",
+        &[
+            ("X-Correlation-ID", "test-123"),
+            ("Authorization", "Bearer TOKEN"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(json(&response.body)["name"], "Ada Lovelace");
+    assert_eq!(response.header("x-correlation-id"), Some("test-123"));
+
+    // The gateway, unified-profile and — through the profile.viewed event — buddy-service.
+    let wanted = ["api-gateway", "unified-profile", "buddy-service"];
+    let spans = received
+        .wait_for(Duration::from_secs(20), |spans| {
+            let trace = trace_of(spans, "test-123");
+            wanted
+                .iter()
+                .all(|w| trace.iter().any(|s| service_of(s) == *w))
+                && trace.iter().any(|s| s.span.name == "on_event")
+        })
+        .await;
+    let trace = trace_of(&spans, "test-123");
+    let names: Vec<(String, &str)> = trace
+        .iter()
+        .map(|s| (s.span.name.clone(), service_of(s)))
+        .collect();
+    for service in wanted {
+        assert!(
+            names.iter().any(|(_, s)| *s == service),
+            "no span of {service}: {names:?}"
+        );
+    }
+    for name in [
+        "GET /v1/profile/{id}",
+        "forward",
+        "load_profile",
+        "on_event",
+    ] {
+        assert!(
+            names.iter().any(|(n, _)| n == name),
+            "no {name} span: {names:?}"
+        );
+    }
+    let trace_id = &trace[0].span.trace_id;
+    assert!(
+        trace.iter().all(|s| &s.span.trace_id == trace_id),
+        "one trace: {names:?}"
+    );
+    // Parent links: the profile service's server span is a child of the gateway's client span.
+    let forward = trace.iter().find(|s| s.span.name == "forward").unwrap();
+    let profile_server = trace
+        .iter()
+        .find(|s| service_of(s) == "unified-profile" && s.span.name == "GET /v1/profile/{id}")
+        .unwrap();
+    assert_eq!(profile_server.span.parent_span_id, forward.span.span_id);
+    let everything = format!("{spans:?}");
+    assert!(
+        !everything.contains("TOKEN"),
+        "the bearer token was exported"
+    );
+
+    // Unknown paths share one `route` label value.
+    for i in 0..50 {
+        let path = format!("/no/such/{i}");
+        let response = teei_obs_tests::request(platform.addr("api-gateway"), "GET", &path)
+            .await
+            .unwrap();
+        assert_eq!(response.status, 404);
+    }
+    let metrics = teei_obs_tests::request(platform.addr("api-gateway"), "GET", "/metrics")
+        .await
+        .unwrap();
+    let unmatched = metrics
+        .body
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total") && l.contains("unmatched"))
+        .count();
+    assert_eq!(unmatched, 1, "{}", metrics.body);
+
+    let status = platform.stop();
+    assert!(status.success(), "the platform stopped with {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_on_real_postgres_and_nats() {
+    let mut postgres = Postgres::start(otlp::free_port());
+    let nats = Nats::start(otlp::free_port());
+    assert!(
+        servers::wait_for_port(nats.addr, true),
+        "nats-server did not start"
+    );
+    let platform = Platform::start(&[
+        ("DATABASE_URL", postgres.url()),
+        ("NATS_URL", format!("nats://{}", nats.addr)),
+    ]);
+    health_and_metrics_on_all_seven(&platform).await;
+
+    let client = reqwest::Client::new();
+    let gateway = platform.addr("api-gateway");
+    let put = client
+        .put(format!("http://{gateway}/v1/profile/user999"))
+        .header("X-Correlation-ID", "pg-1")
+        .body(r#"{"name":"Katherine Johnson","email":"katherine@example.org"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let get = client
+        .get(format!("http://{gateway}/v1/profile/user999"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        json(&get.text().await.unwrap())["name"],
+        "Katherine Johnson"
+    );
+
+    // The events travelled through the real nats-server to buddy-service.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let buddies = client
+            .get(format!("http://{gateway}/v1/buddies/user999"))
+            .send()
+            .await
+            .unwrap();
+        let buddies = json(&buddies.text().await.unwrap());
+        if buddies["events"]["profile.updated"] == 1 && buddies["events"]["profile.viewed"] == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "events did not arrive: {buddies}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = teei_obs_tests::request(platform.addr("unified-profile"), "GET", "/metrics")
+        .await
+        .unwrap();
+    assert!(
+        metrics.body.contains(
+            r#"db_queries_total{operation="UPSERT",status="success",table="profiles"} 1"#
+        ),
+        "{}",
+        metrics.body
+    );
+
+    // PostgreSQL down: unified-profile turns unready, the gateway degraded, nobody dies.
+    postgres.stop();
+    let profile = platform.addr("unified-profile");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = teei_obs_tests::request(profile, "GET", "/health/readiness")
+            .await
+            .unwrap();
+        if ready.status == 503 {
+            assert!(ready.body.contains("database"), "{}", ready.body);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readiness never noticed: {}",
+            ready.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let live = teei_obs_tests::request(profile, "GET", "/health/liveness")
+        .await
+        .unwrap();
+    assert_eq!(live.status, 200, "a database outage must not fail liveness");
+    let get = client
+        .get(format!("http://{gateway}/v1/profile/user999"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 503);
+
+    let status = platform.stop();
+    assert!(status.success(), "the platform stopped with {status}");
+}
