@@ -31,12 +31,19 @@ async fn render(registry: prometheus::Registry) -> Response {
 /// Middleware for a service's routes (from [`Obs::layer`](crate::Obs::layer)): reads the
 /// W3C trace context, baggage and correlation IDs of each request, runs the request in a
 /// server span that continues the caller's trace, makes the [`RequestContext`] current for
-/// the request's task, and returns `x-correlation-id` in the response.
+/// the request's task, records the HTTP metric families, and returns `x-correlation-id` in
+/// the response.
 ///
 /// [`RequestContext`]: crate::trace::RequestContext
 #[derive(Clone, Debug, Default)]
 pub struct TraceLayer {
-    service: std::sync::Arc<str>,
+    // One reference count per clone: axum clones the service for every request.
+    shared: std::sync::Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    service: String,
     redactor: crate::redact::Redactor,
     metrics: Option<std::sync::Arc<HttpMetrics>>,
 }
@@ -53,9 +60,11 @@ impl TraceLayer {
         metrics: std::sync::Arc<HttpMetrics>,
     ) -> Self {
         TraceLayer {
-            service: service.into(),
-            redactor,
-            metrics: Some(metrics),
+            shared: std::sync::Arc::new(Shared {
+                service: service.to_owned(),
+                redactor,
+                metrics: Some(metrics),
+            }),
         }
     }
 }
@@ -113,22 +122,103 @@ impl HttpMetrics {
         registry.register(Box::new(metrics.in_flight.clone()))?;
         Ok(metrics)
     }
+
+    /// The handles of one `(method, route)`, from this thread's cache: one lookup per
+    /// request instead of one per family, and no lock shared with other threads.
+    fn route(
+        self: &std::sync::Arc<Self>,
+        method: (usize, &'static str),
+        route: &str,
+    ) -> std::sync::Arc<RouteMetrics> {
+        use std::cell::RefCell;
+        use std::collections::HashMap;
+        type Routes = HashMap<Box<str>, [Option<std::sync::Arc<RouteMetrics>>; METHODS]>;
+        thread_local! {
+            // Per `HttpMetrics` (a process may run several services in tests): its routes.
+            static CACHE: RefCell<Vec<(std::sync::Weak<HttpMetrics>, Routes)>> =
+                const { RefCell::new(Vec::new()) };
+        }
+        CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            cache.retain(|(owner, _)| owner.strong_count() > 0);
+            let position = match cache
+                .iter()
+                .position(|(owner, _)| std::ptr::eq(owner.as_ptr(), std::sync::Arc::as_ptr(self)))
+            {
+                Some(position) => position,
+                None => {
+                    cache.push((std::sync::Arc::downgrade(self), HashMap::new()));
+                    cache.len() - 1
+                }
+            };
+            let routes = &mut cache[position].1;
+            if let Some(Some(handles)) = routes.get(route).map(|methods| &methods[method.0]) {
+                return handles.clone();
+            }
+            let (index, method) = method;
+            let handles = std::sync::Arc::new(RouteMetrics {
+                requests: self.requests.clone(),
+                in_flight: self.in_flight.clone(),
+                method,
+                route: route.to_owned(),
+                duration: self.duration.with_label_values(&[method, route]),
+                request_size: self.request_size.with_label_values(&[method, route]),
+                response_size: self.response_size.with_label_values(&[method, route]),
+                statuses: std::array::from_fn(|_| std::sync::OnceLock::new()),
+            });
+            routes.entry(route.into()).or_default()[index] = Some(handles.clone());
+            handles
+        })
+    }
 }
 
-/// The `method` label: a standard method, or `OTHER`.
-fn method_label(method: &axum::http::Method) -> &'static str {
+/// The series of one `(method, route)`.
+#[derive(Debug)]
+struct RouteMetrics {
+    // Not the `HttpMetrics` itself: the thread caches must not keep it alive.
+    requests: prometheus::IntCounterVec,
+    in_flight: prometheus::IntGauge,
+    method: &'static str,
+    route: String,
+    duration: prometheus::Histogram,
+    request_size: prometheus::Histogram,
+    response_size: prometheus::Histogram,
+    /// `http_requests_total` per status 100..=599, created on first use.
+    statuses: [std::sync::OnceLock<prometheus::IntCounter>; 500],
+}
+
+impl RouteMetrics {
+    fn count(&self, status: &str, code: Option<u16>) {
+        let slot = code
+            .and_then(|code| code.checked_sub(100))
+            .and_then(|index| self.statuses.get(usize::from(index)));
+        let labels = [self.method, self.route.as_str(), status];
+        match slot {
+            Some(slot) => slot
+                .get_or_init(|| self.requests.with_label_values(&labels))
+                .inc(),
+            None => self.requests.with_label_values(&labels).inc(),
+        }
+    }
+}
+
+/// How many `method` label values there are.
+const METHODS: usize = 10;
+
+/// The `method` label — a standard method, or `OTHER` — and its index below [`METHODS`].
+fn method_label(method: &axum::http::Method) -> (usize, &'static str) {
     use axum::http::Method;
     match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => "OTHER",
+        Method::GET => (0, "GET"),
+        Method::POST => (1, "POST"),
+        Method::PUT => (2, "PUT"),
+        Method::DELETE => (3, "DELETE"),
+        Method::PATCH => (4, "PATCH"),
+        Method::HEAD => (5, "HEAD"),
+        Method::OPTIONS => (6, "OPTIONS"),
+        Method::CONNECT => (7, "CONNECT"),
+        Method::TRACE => (8, "TRACE"),
+        _ => (9, "OTHER"),
     }
 }
 
@@ -183,99 +273,98 @@ where
 
     fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
         use tracing::Instrument;
+        let shared = &*self.layer.shared;
         let context = crate::trace::extract_http(request.headers());
-        let correlation = context.correlation_id().to_owned();
+        // The response echoes the caller's header when it was accepted, else the new ID.
+        let correlation = match request.headers().get(crate::trace::correlation_header()) {
+            Some(sent) if sent.as_bytes() == context.correlation_id().as_bytes() => {
+                Some(sent.clone())
+            }
+            _ => axum::http::HeaderValue::from_str(context.correlation_id()).ok(),
+        };
         let method = request.method().clone();
-        let method_label = method_label(&method);
+        let method_index = method_label(&method);
+        let method_label = method_index.1;
         // The route template, never the raw path: bounded label values and span names.
-        let route: std::sync::Arc<str> = request
+        let matched = request
             .extensions()
             .get::<axum::extract::MatchedPath>()
-            .map_or_else(|| "unmatched".into(), |path| path.as_str().into());
-        let started = std::time::Instant::now();
-        let metrics = self.layer.metrics.clone();
-        if let Some(metrics) = &metrics {
+            .cloned();
+        let route = matched.as_ref().map_or("unmatched", |path| path.as_str());
+        let started = quanta::Instant::now();
+        let metrics = shared.metrics.as_ref().map(|metrics| {
             metrics.in_flight.inc();
+            let route = metrics.route(method_index, route);
             if let Some(size) = content_length(request.headers()) {
-                metrics
-                    .request_size
-                    .with_label_values(&[method_label, &route])
-                    .observe(size);
+                route.request_size.observe(size);
             }
-        }
-        let span = context.clone().in_scope(|| {
-            tracing::info_span!(
+            route
+        });
+        // One scope for the span (whose parent is the remote caller) and the inner call.
+        let (span, hub, future) = context.clone().in_scope(|| {
+            let span = tracing::info_span!(
                 parent: None,
                 "HTTP request",
                 otel.name = %format_args!("{method_label} {route}"),
                 otel.kind = "server",
                 http.request.method = method_label,
-                http.route = &*route,
+                http.route = route,
                 url.path = %request.uri().path(),
                 http.response.status_code = tracing::field::Empty,
                 otel.status_description = tracing::field::Empty,
-            )
+            );
+            // A Sentry hub of its own: this request's breadcrumbs stay with this request.
+            let hub = crate::errors::enabled().then(|| {
+                crate::errors::request_hub(
+                    &context,
+                    &shared.service,
+                    method.as_str(),
+                    request.uri(),
+                    request.headers(),
+                    &shared.redactor,
+                )
+            });
+            let future = span.in_scope(|| self.inner.call(request));
+            (span, hub, future)
         });
-        // A Sentry hub of its own: this request's breadcrumbs stay with this request.
-        let hub = crate::errors::enabled().then(|| {
-            crate::errors::request_hub(
-                &context,
-                &self.layer.service,
-                method.as_str(),
-                request.uri(),
-                request.headers(),
-                &self.layer.redactor,
-            )
-        });
-        let future = context
-            .clone()
-            .in_scope(|| span.in_scope(|| self.inner.call(request)));
-        let future = async move {
-            match hub {
+        let work = async move {
+            let mut result = match hub {
                 Some(hub) => sentry::SentryFutureExt::bind_hub(future, hub).await,
                 None => future.await,
-            }
-        };
-        Box::pin(context.scope(async move {
-            let mut result = future.instrument(span.clone()).await;
-            if let Some(metrics) = &metrics {
-                metrics.in_flight.dec();
-                let status = match &result {
-                    Ok(response) => response.status().as_str().to_owned(),
-                    Err(_) => "error".to_owned(),
-                };
-                metrics
-                    .requests
-                    .with_label_values(&[method_label, &route, &status])
-                    .inc();
-                metrics
-                    .duration
-                    .with_label_values(&[method_label, &route])
-                    .observe(started.elapsed().as_secs_f64());
+            };
+            if let Some(route) = &metrics {
+                route.in_flight.dec();
+                match &result {
+                    Ok(response) => {
+                        let status = response.status();
+                        route.count(status.as_str(), Some(status.as_u16()));
+                    }
+                    Err(_) => route.count("error", None),
+                }
+                route.duration.observe(started.elapsed().as_secs_f64());
                 if let Ok(response) = &result {
                     let size = content_length(response.headers())
                         .or_else(|| response.body().size_hint().exact().map(|n| n as f64));
                     if let Some(size) = size {
-                        metrics
-                            .response_size
-                            .with_label_values(&[method_label, &route])
-                            .observe(size);
+                        route.response_size.observe(size);
                     }
                 }
             }
             if let Ok(response) = &mut result {
                 let status = response.status();
-                span.record("http.response.status_code", status.as_u16());
+                let current = tracing::Span::current();
+                current.record("http.response.status_code", status.as_u16());
                 if status.is_server_error() {
-                    span.record("otel.status_description", status.as_str());
+                    current.record("otel.status_description", status.as_str());
                 }
-                if let Ok(value) = axum::http::HeaderValue::from_str(&correlation) {
+                if let Some(value) = correlation {
                     response
                         .headers_mut()
-                        .insert(crate::trace::CORRELATION_HEADER, value);
+                        .insert(crate::trace::correlation_header(), value);
                 }
             }
             result
-        }))
+        };
+        Box::pin(context.scope(work.instrument(span)))
     }
 }

@@ -22,6 +22,7 @@ mod export;
 mod ids;
 mod layer;
 mod propagation;
+pub(crate) use propagation::correlation_header;
 mod sampler;
 mod subscriber;
 

@@ -379,7 +379,23 @@ pub fn generate_id() -> String {
         out[at + 1] = HEX[usize::from(byte & 0x0f)];
         at += 2;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    // Only ASCII was written.
+    out.iter().map(|&b| char::from(b)).collect()
+}
+
+/// The header names the propagation reads, parsed once: a lookup by `&str` parses the name
+/// on every request.
+static KNOWN_HEADERS: [http::HeaderName; 5] = [
+    http::HeaderName::from_static("traceparent"),
+    http::HeaderName::from_static("tracestate"),
+    http::HeaderName::from_static("baggage"),
+    http::HeaderName::from_static(CORRELATION_HEADER),
+    http::HeaderName::from_static(CAUSATION_HEADER),
+];
+
+/// `x-correlation-id` as a parsed header name.
+pub(crate) fn correlation_header() -> &'static http::HeaderName {
+    &KNOWN_HEADERS[3]
 }
 
 /// `http::HeaderMap` as a propagation carrier.
@@ -403,7 +419,11 @@ pub struct HeaderReader<'a>(pub &'a http::HeaderMap);
 
 impl Extractor for HeaderReader<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
+        let value = match KNOWN_HEADERS.iter().find(|name| name.as_str() == key) {
+            Some(name) => self.0.get(name),
+            None => self.0.get(key),
+        };
+        value.and_then(|value| value.to_str().ok())
     }
 
     fn keys(&self) -> Vec<&str> {
