@@ -49,6 +49,8 @@
 
 pub mod config;
 pub mod errors;
+#[doc = include_str!("../../docs/guide.md")]
+pub mod guide {}
 pub mod health;
 pub mod http;
 pub mod log;
