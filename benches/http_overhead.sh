@@ -2,7 +2,9 @@
 # Throughput and latency of a hello-world axum handler, bare against the full teei-obs
 # request layer (HTTP metrics, correlation IDs, tracing at 10 % sampling), side by side in
 # one run with wrk on loopback (Debian's `wrk`). The two alternate, ROUNDS times each, so
-# drift on the machine hits both; the ratio is of the medians.
+# drift on the machine hits both; the ratio is of the medians. With two or more cores the
+# server is pinned to CPU 0 and wrk to CPU 1 (taskset), so they do not steal each other's
+# core: unpinned, the ratio swings by ±5 points from run to run on a 2-core machine.
 #   bash benches/http_overhead.sh            # ROUNDS=7 SECONDS_EACH=5 by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,11 +13,13 @@ rounds=${ROUNDS:-7}
 each=${SECONDS_EACH:-5}
 cargo build -q --release -p teei-obs-examples --example hello_overhead
 if curl -s -o /dev/null 127.0.0.1:3900/; then echo "port 3900 is taken: stop the old server" >&2; exit 1; fi
-target/release/examples/hello_overhead > /dev/null &
+server_cpu=""; client_cpu=""
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then server_cpu="taskset -c 0"; client_cpu="taskset -c 1"; fi
+$server_cpu target/release/examples/hello_overhead > /dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:3901/ && break; sleep 0.1; done
-run() { wrk -t1 -c32 -d"$2" --latency "http://127.0.0.1:$1/"; }
+run() { $client_cpu wrk -t1 -c32 -d"$2" --latency "http://127.0.0.1:$1/"; }
 run 3900 2s >/dev/null; run 3901 2s >/dev/null   # warm-up
 results=$(mktemp)
 for round in $(seq "$rounds"); do
@@ -38,7 +42,9 @@ rows = [line.split() for line in open(sys.argv[1])]
 def col(port, i, conv=float):
     return statistics.median(conv(r[i]) for r in rows if r[0] == port)
 bare, layer = col("3900", 1), col("3901", 1)
+pairs = [float(l[1]) / float(b[1]) for b, l in zip(rows[0::2], rows[1::2])]
 print(f"median: bare {bare:.0f} req/s, layer {layer:.0f} req/s -> {100 * layer / bare:.1f} % of bare")
+print(f"per-round ratios: {' '.join(f'{100 * p:.0f}%' for p in pairs)}; median {100 * statistics.median(pairs):.1f} %")
 print(f"median p50: bare {col('3900', 2, micros):.0f} us, layer {col('3901', 2, micros):.0f} us")
 print(f"median p99: bare {col('3900', 3, micros):.0f} us, layer {col('3901', 3, micros):.0f} us, added {col('3901', 3, micros) - col('3900', 3, micros):.0f} us")
 PY

@@ -11,7 +11,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let obs = teei_obs::init(
         teei_obs::Config::new("hello")
             .environment("production") // 10 % head sampling
-            .log_filter("warn")
+            // `info`: the server span is live (a `warn` filter would disable it outright).
+            .log_filter("info")
             .trace_export(teei_obs::config::TraceExport::None),
     )?;
     let hello = || axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));

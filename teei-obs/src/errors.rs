@@ -115,9 +115,8 @@ pub fn set_user(id: &str, company_id: Option<&str>, role: Option<&str>) {
 
 /// Whether a Sentry client is running.
 pub(crate) fn enabled() -> bool {
-    Hub::current()
-        .client()
-        .is_some_and(|client| client.is_enabled())
+    // No clone of the hub: this runs on every request.
+    Hub::with_active(|hub| hub.client().is_some_and(|client| client.is_enabled()))
 }
 
 /// A hub for one request: its breadcrumbs and tags stay with it.

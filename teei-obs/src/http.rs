@@ -44,6 +44,8 @@ pub struct TraceLayer {
 #[derive(Debug, Default)]
 struct Shared {
     service: String,
+    /// Whether `init` set up error tracking: only then is a Sentry hub made per request.
+    sentry: bool,
     redactor: crate::redact::Redactor,
     metrics: Option<std::sync::Arc<HttpMetrics>>,
 }
@@ -58,10 +60,12 @@ impl TraceLayer {
         service: &str,
         redactor: crate::redact::Redactor,
         metrics: std::sync::Arc<HttpMetrics>,
+        sentry: bool,
     ) -> Self {
         TraceLayer {
             shared: std::sync::Arc::new(Shared {
                 service: service.to_owned(),
+                sentry,
                 redactor,
                 metrics: Some(metrics),
             }),
@@ -254,15 +258,11 @@ pub struct TraceService<S> {
 impl<S, B, R> tower_service::Service<axum::http::Request<B>> for TraceService<S>
 where
     S: tower_service::Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    R: axum::body::HttpBody + Send + 'static,
+    R: axum::body::HttpBody,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(
         &mut self,
@@ -272,7 +272,6 @@ where
     }
 
     fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
-        use tracing::Instrument;
         let shared = &*self.layer.shared;
         let context = crate::trace::extract_http(request.headers());
         // The response echoes the caller's header when it was accepted, else the new ID.
@@ -293,78 +292,164 @@ where
         let route = matched.as_ref().map_or("unmatched", |path| path.as_str());
         let started = quanta::Instant::now();
         let metrics = shared.metrics.as_ref().map(|metrics| {
-            metrics.in_flight.inc();
             let route = metrics.route(method_index, route);
             if let Some(size) = content_length(request.headers()) {
                 route.request_size.observe(size);
             }
-            route
+            InFlight::new(route)
         });
-        // One scope for the span (whose parent is the remote caller) and the inner call.
-        let (span, hub, future) = context.clone().in_scope(|| {
-            let span = tracing::info_span!(
-                parent: None,
-                "HTTP request",
-                otel.name = %format_args!("{method_label} {route}"),
-                otel.kind = "server",
-                http.request.method = method_label,
-                http.route = route,
-                url.path = %request.uri().path(),
-                http.response.status_code = tracing::field::Empty,
-                otel.status_description = tracing::field::Empty,
-            );
-            // A Sentry hub of its own: this request's breadcrumbs stay with this request.
-            let hub = crate::errors::enabled().then(|| {
-                crate::errors::request_hub(
-                    &context,
-                    &shared.service,
-                    method.as_str(),
-                    request.uri(),
-                    request.headers(),
-                    &shared.redactor,
-                )
-            });
-            let future = span.in_scope(|| self.inner.call(request));
-            (span, hub, future)
+        // A Sentry hub of its own: this request's breadcrumbs stay with this request.
+        let hub = (shared.sentry && crate::errors::enabled()).then(|| {
+            crate::errors::request_hub(
+                &context,
+                &shared.service,
+                method.as_str(),
+                request.uri(),
+                request.headers(),
+                &shared.redactor,
+            )
         });
-        let work = async move {
-            let mut result = match hub {
-                Some(hub) => sentry::SentryFutureExt::bind_hub(future, hub).await,
-                None => future.await,
-            };
-            if let Some(route) = &metrics {
-                route.in_flight.dec();
-                match &result {
-                    Ok(response) => {
-                        let status = response.status();
-                        route.count(status.as_str(), Some(status.as_u16()));
-                    }
-                    Err(_) => route.count("error", None),
-                }
-                route.duration.observe(started.elapsed().as_secs_f64());
-                if let Ok(response) = &result {
-                    let size = content_length(response.headers())
-                        .or_else(|| response.body().size_hint().exact().map(|n| n as f64));
-                    if let Some(size) = size {
-                        route.response_size.observe(size);
-                    }
-                }
+        // The span's parent is the remote caller, so it is created in the request's context;
+        // the inner call too, as it may start work right away.
+        let mut context = Some(context);
+        let scope = ThreadContext::enter(&mut context);
+        let span = tracing::info_span!(
+            parent: None,
+            "HTTP request",
+            otel.name = %format_args!("{method_label} {route}"),
+            otel.kind = "server",
+            http.request.method = method_label,
+            http.route = route,
+            url.path = request.uri().path(),
+            http.response.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+        );
+        let inner = {
+            let _entered = span.enter();
+            match &hub {
+                Some(hub) => sentry::Hub::run(hub.clone(), || self.inner.call(request)),
+                None => self.inner.call(request),
             }
-            if let Ok(response) = &mut result {
-                let status = response.status();
-                let current = tracing::Span::current();
-                current.record("http.response.status_code", status.as_u16());
-                if status.is_server_error() {
-                    current.record("otel.status_description", status.as_str());
-                }
-                if let Some(value) = correlation {
-                    response
-                        .headers_mut()
-                        .insert(crate::trace::correlation_header(), value);
-                }
-            }
-            result
         };
-        Box::pin(context.scope(work.instrument(span)))
+        drop(scope);
+        ResponseFuture {
+            inner,
+            span,
+            context,
+            hub,
+            metrics,
+            started,
+            correlation,
+        }
+    }
+}
+
+/// Makes a request's context current on this thread until dropped (panics included).
+struct ThreadContext<'a>(&'a mut Option<crate::trace::RequestContext>);
+
+impl<'a> ThreadContext<'a> {
+    fn enter(slot: &'a mut Option<crate::trace::RequestContext>) -> Self {
+        crate::trace::swap_thread_context(slot);
+        ThreadContext(slot)
+    }
+}
+
+impl Drop for ThreadContext<'_> {
+    fn drop(&mut self) {
+        crate::trace::swap_thread_context(self.0);
+    }
+}
+
+/// Counts a request in `http_requests_in_flight` until dropped: a request whose client
+/// went away is not left counted.
+#[derive(Debug)]
+struct InFlight(std::sync::Arc<RouteMetrics>);
+
+impl InFlight {
+    fn new(route: std::sync::Arc<RouteMetrics>) -> Self {
+        route.in_flight.inc();
+        InFlight(route)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`TraceService`]: polls the inner service in the request's
+    /// span, context and Sentry hub, then records the HTTP metrics and adds
+    /// `x-correlation-id` to the response. No allocation of its own.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        span: tracing::Span,
+        context: Option<crate::trace::RequestContext>,
+        hub: Option<std::sync::Arc<sentry::Hub>>,
+        metrics: Option<InFlight>,
+        started: quanta::Instant,
+        correlation: Option<axum::http::HeaderValue>,
+    }
+}
+
+impl<F, R, E> std::future::Future for ResponseFuture<F>
+where
+    F: std::future::Future<Output = Result<axum::http::Response<R>, E>>,
+    R: axum::body::HttpBody,
+{
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let polled = {
+            let _scope = ThreadContext::enter(this.context);
+            match this.hub {
+                Some(hub) => sentry::Hub::run(hub.clone(), || this.inner.poll(cx)),
+                None => this.inner.poll(cx),
+            }
+        };
+        let std::task::Poll::Ready(mut result) = polled else {
+            return std::task::Poll::Pending;
+        };
+        if let Some(InFlight(route)) = &*this.metrics {
+            match &result {
+                Ok(response) => {
+                    let status = response.status();
+                    route.count(status.as_str(), Some(status.as_u16()));
+                }
+                Err(_) => route.count("error", None),
+            }
+            route.duration.observe(this.started.elapsed().as_secs_f64());
+            if let Ok(response) = &result {
+                let size = content_length(response.headers())
+                    .or_else(|| response.body().size_hint().exact().map(|n| n as f64));
+                if let Some(size) = size {
+                    route.response_size.observe(size);
+                }
+            }
+        }
+        // Out of the in-flight count now, not when the future is dropped.
+        this.metrics.take();
+        if let Ok(response) = &mut result {
+            let status = response.status();
+            this.span
+                .record("http.response.status_code", status.as_u16());
+            if status.is_server_error() {
+                this.span.record("otel.status_description", status.as_str());
+            }
+            if let Some(value) = this.correlation.take() {
+                response
+                    .headers_mut()
+                    .insert(crate::trace::correlation_header(), value);
+            }
+        }
+        std::task::Poll::Ready(result)
     }
 }

@@ -370,6 +370,7 @@ impl Obs {
             &self.config.service_name,
             self.config.redactor.clone(),
             self.http_metrics.clone(),
+            self.error_tracking.is_some(),
         )
     }
 

@@ -67,6 +67,22 @@ fn normalise(key: &str) -> String {
         .collect()
 }
 
+/// [`normalise`] into `buffer`, for an ASCII key that fits.
+fn normalise_ascii<'b>(key: &str, buffer: &'b mut [u8; 64]) -> Option<&'b str> {
+    if !key.is_ascii() {
+        return None;
+    }
+    let mut len = 0;
+    for byte in key.bytes() {
+        if matches!(byte, b'_' | b'-' | b'.' | b' ') {
+            continue;
+        }
+        *buffer.get_mut(len)? = byte.to_ascii_lowercase();
+        len += 1;
+    }
+    std::str::from_utf8(&buffer[..len]).ok()
+}
+
 impl Redactor {
     /// The built-in policy plus `keys` (any spelling; matched like the built-in words, as
     /// a part of a key).
@@ -83,14 +99,53 @@ impl Redactor {
     /// Whether a value stored under `key` must be hidden whole.
     pub fn is_sensitive_key(&self, key: &str) -> bool {
         // Separators go before matching, so `user.password`, `api-key` and
-        // `http.request.header.cookie` are caught as well as `apiKey`.
-        let key = normalise(key);
+        // `http.request.header.cookie` are caught as well as `apiKey`. Short ASCII keys (all
+        // field names in practice) are normalised on the stack: this runs for every
+        // attribute of every sampled span.
+        let mut buffer = [0u8; 64];
+        let owned;
+        let key = match normalise_ascii(key, &mut buffer) {
+            Some(key) => key,
+            None => {
+                owned = normalise(key);
+                owned.as_str()
+            }
+        };
         CONTAINS.iter().any(|word| key.contains(word))
             || EXACT.iter().any(|word| key == *word)
             || self
                 .extra_keys
                 .iter()
                 .any(|word| key.contains(word.as_str()))
+    }
+
+    /// [`Redactor::is_sensitive_key`] for a field name of the program (a span attribute
+    /// name), remembered per thread: the same few names come back on every span.
+    pub fn is_sensitive_name(&self, name: &'static str) -> bool {
+        use std::cell::RefCell;
+        use std::collections::HashMap;
+        thread_local! {
+            static KNOWN: RefCell<HashMap<(usize, usize, usize), bool>> =
+                RefCell::new(HashMap::new());
+        }
+        let key = (
+            name.as_ptr() as usize,
+            name.len(),
+            Arc::as_ptr(&self.extra_keys) as usize,
+        );
+        if let Some(known) = KNOWN.with(|known| known.borrow().get(&key).copied()) {
+            return known;
+        }
+        let sensitive = self.is_sensitive_key(name);
+        KNOWN.with(|known| {
+            let mut known = known.borrow_mut();
+            // Bounded by the program's field names, unless policies come and go.
+            if known.len() > 4096 {
+                known.clear();
+            }
+            known.insert(key, sensitive);
+        });
+        sensitive
     }
 
     /// `value` with the values of sensitive keys written inside it (`"password":"…"`,
@@ -381,6 +436,34 @@ fn luhn(digits: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stack_normalisation_matches_the_allocating_one() {
+        let long = "x".repeat(80) + "_Password";
+        for key in [
+            "user.Password",
+            "API-Key",
+            "http.request.header.cookie",
+            "a b_c-d.e",
+            "",
+            "otel.name",
+            long.as_str(),
+            "pässword",
+        ] {
+            let mut buffer = [0u8; 64];
+            match normalise_ascii(key, &mut buffer) {
+                Some(fast) => assert_eq!(fast, normalise(key), "{key}"),
+                None => assert!(!key.is_ascii() || normalise(key).len() > 64, "{key}"),
+            }
+        }
+        let redactor = Redactor::default();
+        assert!(
+            redactor.is_sensitive_key(&long),
+            "long keys take the allocating path"
+        );
+        assert!(redactor.is_sensitive_key("user.Password"));
+        assert!(!redactor.is_sensitive_key("http.route"));
+    }
 
     #[test]
     fn luhn_accepts_test_card_numbers_and_rejects_neighbours() {

@@ -433,8 +433,8 @@ impl Visit for EventVisitor<'_> {
 }
 
 /// The value an attribute may leave the process with.
-fn redact_value(redactor: &crate::redact::Redactor, key: &str, value: Value) -> Value {
-    if redactor.is_sensitive_key(key) {
+fn redact_value(redactor: &crate::redact::Redactor, key: &'static str, value: Value) -> Value {
+    if redactor.is_sensitive_name(key) {
         return Value::from(crate::redact::REDACTED);
     }
     match value {

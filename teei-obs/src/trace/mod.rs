@@ -22,7 +22,7 @@ mod export;
 mod ids;
 mod layer;
 mod propagation;
-pub(crate) use propagation::correlation_header;
+pub(crate) use propagation::{correlation_header, swap_thread_context};
 mod sampler;
 mod subscriber;
 

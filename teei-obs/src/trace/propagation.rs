@@ -212,6 +212,12 @@ impl RequestContext {
     }
 }
 
+/// Swaps `slot` with the context current on this thread: called once to make a context
+/// current while a future is polled, and once more to put the previous one back.
+pub(crate) fn swap_thread_context(slot: &mut Option<RequestContext>) {
+    THREAD_CONTEXT.with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
+}
+
 /// The request context of the running task or thread, if any.
 pub fn current() -> Option<RequestContext> {
     TASK_CONTEXT
@@ -379,8 +385,8 @@ pub fn generate_id() -> String {
         out[at + 1] = HEX[usize::from(byte & 0x0f)];
         at += 2;
     }
-    // Only ASCII was written.
-    out.iter().map(|&b| char::from(b)).collect()
+    // Only ASCII hex digits and dashes were written.
+    std::str::from_utf8(&out).unwrap_or_default().to_owned()
 }
 
 /// The header names the propagation reads, parsed once: a lookup by `&str` parses the name
@@ -419,7 +425,15 @@ pub struct HeaderReader<'a>(pub &'a http::HeaderMap);
 
 impl Extractor for HeaderReader<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let value = match KNOWN_HEADERS.iter().find(|name| name.as_str() == key) {
+        let known = match key {
+            "traceparent" => Some(&KNOWN_HEADERS[0]),
+            "tracestate" => Some(&KNOWN_HEADERS[1]),
+            "baggage" => Some(&KNOWN_HEADERS[2]),
+            CORRELATION_HEADER => Some(&KNOWN_HEADERS[3]),
+            CAUSATION_HEADER => Some(&KNOWN_HEADERS[4]),
+            _ => None,
+        };
+        let value = match known {
             Some(name) => self.0.get(name),
             None => self.0.get(key),
         };

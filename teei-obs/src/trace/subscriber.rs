@@ -21,7 +21,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 
 use super::layer::{Core, SpanState};
 use super::propagation::TraceParent;
-use crate::log::{JsonFields, LineContext, LogOutput};
+use crate::log::{LineContext, LogOutput};
 
 struct Slot {
     refs: AtomicUsize,
@@ -31,6 +31,46 @@ struct Slot {
     /// The span as a parent: fixed when the span starts, read without a lock.
     header: TraceParent,
     state: Mutex<SpanState>,
+}
+
+/// Collects a span's own fields (not `otel.*`) for log lines, a later value replacing an
+/// earlier one of the same name.
+struct OwnFields(Vec<(&'static str, serde_json::Value)>);
+
+impl OwnFields {
+    fn put(&mut self, name: &'static str, value: impl FnOnce() -> serde_json::Value) {
+        if name.as_bytes().starts_with(b"otel.") {
+            return;
+        }
+        let value = value();
+        // Names of one callsite are the same `&'static str`: compare addresses first.
+        let same = |existing: &&'static str| std::ptr::eq(*existing, name) || *existing == name;
+        match self.0.iter_mut().find(|(existing, _)| same(existing)) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
+impl tracing::field::Visit for OwnFields {
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.put(field.name(), || value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.put(field.name(), || value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.put(field.name(), || value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.put(field.name(), || value.into());
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.put(field.name(), || value.into());
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.put(field.name(), || format!("{value:?}").into());
+    }
 }
 
 /// The subscriber [`init`](crate::init) installs: a `RUST_LOG`-style level filter and
@@ -125,13 +165,9 @@ impl Subscriber for TeeiSubscriber {
             .iter()
             .any(|field| !field.name().starts_with("otel."));
         let fields = if own_fields {
-            let mut collected = JsonFields::default();
+            let mut collected = OwnFields(Vec::with_capacity(attrs.metadata().fields().len()));
             attrs.record(&mut collected);
-            collected
-                .fields
-                .into_iter()
-                .filter(|(name, _)| !name.starts_with("otel."))
-                .collect()
+            collected.0
         } else {
             Vec::new()
         };
@@ -151,18 +187,10 @@ impl Subscriber for TeeiSubscriber {
 
     fn record(&self, span: &Id, values: &Record<'_>) {
         if let Some(slot) = self.slot(span) {
-            let mut collected = JsonFields::default();
-            values.record(&mut collected);
             let mut fields = slot.fields.lock().unwrap_or_else(|e| e.into_inner());
-            for (name, value) in collected.fields {
-                if name.starts_with("otel.") {
-                    continue;
-                }
-                match fields.iter_mut().find(|(existing, _)| *existing == name) {
-                    Some(entry) => entry.1 = value,
-                    None => fields.push((name, value)),
-                }
-            }
+            let mut collected = OwnFields(std::mem::take(&mut *fields));
+            values.record(&mut collected);
+            *fields = collected.0;
             drop(fields);
             slot.state
                 .lock()
