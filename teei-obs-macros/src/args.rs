@@ -11,6 +11,24 @@ pub(crate) mod kw {
     syn::custom_keyword!(duration);
     syn::custom_keyword!(concurrent);
     syn::custom_keyword!(buckets);
+    syn::custom_keyword!(objective);
+}
+
+/// One `key = value` inside `objective(..)`.
+pub(crate) struct ObjectiveItem {
+    pub(crate) key: Ident,
+    pub(crate) value: Expr,
+}
+
+impl Parse for ObjectiveItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let key = Ident::parse_any(input)?;
+        input.parse::<Token![=]>()?;
+        Ok(ObjectiveItem {
+            key,
+            value: input.parse()?,
+        })
+    }
 }
 
 /// One argument of `#[counted(...)]`, as written.
@@ -23,12 +41,17 @@ pub(crate) enum CountedArg {
         bracket: Span,
         bounds: Punctuated<Expr, Token![,]>,
     },
+    Objective {
+        keyword: kw::objective,
+        paren: Span,
+        items: Punctuated<ObjectiveItem, Token![,]>,
+    },
     /// An argument no option is called; its tokens up to the next `,` are skipped so the
     /// rest of the list is still checked.
     Unknown(Ident),
 }
 
-pub(crate) const COUNTED_OPTIONS: &str = "`name`, `duration`, `concurrent`, `buckets`";
+pub(crate) const COUNTED_OPTIONS: &str = "`name`, `duration`, `concurrent`, `buckets`, `objective`";
 
 /// The argument list of `#[counted(...)]`.
 pub(crate) struct CountedArgs(pub(crate) Vec<CountedArg>);
@@ -65,6 +88,21 @@ impl Parse for CountedArgs {
                     keyword,
                     bracket: bracket.span.join(),
                     bounds: content.parse_terminated(Expr::parse, Token![,])?,
+                }
+            } else if lookahead.peek(kw::objective) {
+                let keyword = input.parse()?;
+                if !input.peek(token::Paren) {
+                    return Err(input.error(
+                        "#[counted] `objective` takes a list in parentheses, e.g. \
+                         `objective(success = 99.9, latency = 0.25, within = 99)`",
+                    ));
+                }
+                let content;
+                let paren = syn::parenthesized!(content in input);
+                CountedArg::Objective {
+                    keyword,
+                    paren: paren.span.join(),
+                    items: content.parse_terminated(ObjectiveItem::parse, Token![,])?,
                 }
             } else if input.peek(Ident) {
                 let ident = input.parse()?;

@@ -1,18 +1,13 @@
 //! Expansion of `#[counted]`.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ItemFn;
 use syn::ext::IdentExt;
 
 use crate::args::CountedArgs;
 use crate::item::{Function, expand_fn};
-use crate::valid::{CountedOptions, counted_options};
-
-/// Must equal `teei_obs::metrics::DEFAULT_BUCKETS`; a test in the runtime crate checks it.
-const DEFAULT_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+use crate::valid::{CountedOptions, DEFAULT_BUCKETS, counted_options};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     expand_fn::<CountedArgs, _>("counted", args, item, counted_options, |_, _, _| {}, wrap)
@@ -54,10 +49,25 @@ fn wrap(function: ItemFn, options: CountedOptions) -> TokenStream {
         )
     };
 
+    let option = |value: Option<TokenStream>| match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    };
+    let objective = option(options.objective.map(|(success, latency)| {
+        let success = option(success.map(|s| Literal::f64_suffixed(s).into_token_stream()));
+        let latency = option(latency.map(|(seconds, within)| {
+            let (seconds, within) = (
+                Literal::f64_suffixed(seconds),
+                Literal::f64_suffixed(within),
+            );
+            quote!((#seconds, #within))
+        }));
+        quote!(::teei_obs::__private::Objective::new(#success, #latency))
+    }));
     let statics = quote! {
         #histogram_static
         static __TEEI_METRICS: ::teei_obs::__private::FunctionMetrics =
-            ::teei_obs::__private::FunctionMetrics::new(#histogram, #concurrent);
+            ::teei_obs::__private::FunctionMetrics::new(#histogram, #concurrent, #objective);
         #[::teei_obs::__private::linkme::distributed_slice(::teei_obs::__private::TEEI_OBS_FUNCTIONS)]
         #[linkme(crate = ::teei_obs::__private::linkme)]
         #[allow(unsafe_code)]

@@ -2,10 +2,12 @@
 //! error list, so a user sees all the problems of an item in one build.
 
 use proc_macro2::Span;
-use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, UnOp};
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, Token, UnOp};
 
 use crate::args::{
-    COUNTED_OPTIONS, CountedArg, CountedArgs, Format, TRACED_OPTIONS, TracedArg, TracedArgs,
+    COUNTED_OPTIONS, CountedArg, CountedArgs, Format, ObjectiveItem, TRACED_OPTIONS, TracedArg,
+    TracedArgs,
 };
 
 /// Collects errors; `finish` turns them into one combined `syn::Error`.
@@ -65,7 +67,12 @@ pub(crate) struct CountedOptions {
     pub(crate) concurrent: bool,
     /// Upper bounds in seconds, when given.
     pub(crate) buckets: Option<Vec<f64>>,
+    /// The objectives, when declared.
+    pub(crate) objective: Option<ObjectiveOptions>,
 }
+
+/// `(success ratio, (latency seconds, ratio within))`.
+pub(crate) type ObjectiveOptions = (Option<f64>, Option<(f64, f64)>);
 
 pub(crate) const MAX_NAME_LEN: usize = 128;
 
@@ -74,6 +81,7 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
     let mut duration = None;
     let mut concurrent = None;
     let mut buckets = None;
+    let mut objective = None;
     for arg in args.0 {
         match arg {
             CountedArg::Name(keyword, value) => {
@@ -114,6 +122,21 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
                     errors,
                 );
             }
+            CountedArg::Objective {
+                keyword,
+                paren,
+                items,
+            } => {
+                let parsed = (keyword.span, paren, items);
+                once(
+                    "counted",
+                    &mut objective,
+                    parsed,
+                    keyword.span,
+                    "objective",
+                    errors,
+                );
+            }
             CountedArg::Unknown(ident) => errors.push(
                 ident.span(),
                 format!("unknown #[counted] option `{ident}`; expected one of {COUNTED_OPTIONS}"),
@@ -123,12 +146,138 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
     if let Some(name) = &name {
         check_name(name, errors);
     }
+    // A histogram's bounds only make sense for a histogram: `buckets` implies it.
+    let duration = duration.is_some() || buckets.is_some();
+    let objective = objective.map(|(keyword, paren, items)| {
+        let bounds = buckets.clone().unwrap_or_else(|| DEFAULT_BUCKETS.to_vec());
+        objective_options(
+            keyword,
+            paren,
+            &items,
+            duration.then_some(&bounds[..]),
+            errors,
+        )
+    });
     CountedOptions {
         name: name.map(|lit| lit.value()),
-        // A histogram's bounds only make sense for a histogram: `buckets` implies it.
-        duration: duration.is_some() || buckets.is_some(),
+        duration,
         concurrent: concurrent.is_some(),
         buckets,
+        objective,
+    }
+}
+
+/// Must equal `teei_obs::metrics::DEFAULT_BUCKETS`; a test in the runtime crate checks it.
+pub(crate) const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+const OBJECTIVE_KEYS: &str = "`success`, `latency`, `within`";
+
+/// Checks `objective(success = 99.9, latency = 0.25, within = 99)` against the histogram's
+/// bounds (`None` without `duration`); returns ratios.
+fn objective_options(
+    keyword: Span,
+    paren: Span,
+    items: &Punctuated<ObjectiveItem, Token![,]>,
+    bounds: Option<&[f64]>,
+    errors: &mut Errors,
+) -> ObjectiveOptions {
+    let mut success = None;
+    let mut latency = None;
+    let mut within = None;
+    for item in items {
+        let key = item.key.to_string();
+        let slot = match key.as_str() {
+            "success" => &mut success,
+            "latency" => &mut latency,
+            "within" => &mut within,
+            _ => {
+                errors.push(
+                    item.key.span(),
+                    format!("unknown objective `{key}`; expected one of {OBJECTIVE_KEYS}"),
+                );
+                continue;
+            }
+        };
+        if slot.is_some() {
+            errors.push(item.key.span(), format!("objective `{key}` given twice"));
+            continue;
+        }
+        let Some(value) = literal_number(&item.value) else {
+            errors.push_spanned(
+                &item.value,
+                format!("objective `{key}` must be a numeric literal"),
+            );
+            continue;
+        };
+        *slot = Some((value, item));
+    }
+    if items.is_empty() {
+        errors.push(
+            paren,
+            format!("#[counted] `objective` needs at least one of {OBJECTIVE_KEYS}"),
+        );
+    }
+    let percent = |(value, item): (f64, &ObjectiveItem), errors: &mut Errors| {
+        if value > 0.0 && value < 100.0 {
+            Some(value / 100.0)
+        } else {
+            errors.push_spanned(
+                &item.value,
+                format!(
+                    "objective `{}` is a percentage between 0 and 100 (both excluded), e.g. 99.9; not {value}",
+                    item.key
+                ),
+            );
+            None
+        }
+    };
+    let success = success.and_then(|s| percent(s, errors));
+    let within_ratio = within.and_then(|w| percent(w, errors));
+    if let (Some((_, item)), None) = (within, latency) {
+        errors.push(
+            item.key.span(),
+            "objective `within` is the share of calls faster than `latency`: give `latency` too",
+        );
+    }
+    let latency = latency.and_then(|(seconds, item)| {
+        let Some(bounds) = bounds else {
+            errors.push(
+                item.key.span(),
+                "a latency objective needs the duration histogram: add `duration` (or `buckets`)",
+            );
+            return None;
+        };
+        if !bounds.iter().any(|bound| (bound - seconds).abs() < 1e-12) {
+            errors.push_spanned(
+                &item.value,
+                format!(
+                    "latency objective {seconds} s is not a bucket bound of this histogram, so \
+                     the share of calls within it cannot be counted; bounds: {bounds:?} \
+                     (add it to `buckets`)"
+                ),
+            );
+            return None;
+        }
+        // 99 % of calls within the threshold unless told otherwise.
+        Some((seconds, within_ratio.unwrap_or(0.99)))
+    });
+    let _ = keyword;
+    (success, latency)
+}
+
+/// A non-negative numeric literal's value.
+fn literal_number(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(lit),
+            ..
+        }) => lit.base10_parse::<f64>().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => lit.base10_parse::<u64>().ok().map(|v| v as f64),
+        _ => None,
     }
 }
 

@@ -46,6 +46,8 @@
 //! - [`log`], [`redact`] and [`errors`]: log lines, the redaction policy, Sentry.
 //! - [`metrics`]: names, labels and buckets of the exported series.
 //! - [`registry`]: what is registered and the linker caveat for uncalled crates.
+//! - [`ops`]: Grafana dashboards, provisioning and Prometheus alert rules generated from the
+//!   registry; runbooks in `docs/runbooks/`.
 
 pub mod config;
 pub mod errors;
@@ -55,6 +57,7 @@ pub mod health;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod ops;
 pub mod redact;
 pub mod registry;
 pub mod trace;
@@ -296,7 +299,12 @@ fn build_exporter(
 }
 
 impl Obs {
-    /// The configuration it was started with.
+    /// The service's name (`OTEL_SERVICE_NAME` or `Config::service_name`).
+    pub fn service_name(&self) -> &str {
+        &self.config.service_name
+    }
+
+    /// The configuration `init` ran with.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -454,11 +462,11 @@ pub mod __private {
     pub use linkme;
 
     pub use crate::health::{CheckEntry, CheckFuture, IntoOutcome, Kind, Missing, State};
-    pub use crate::metrics::FunctionMetrics;
     pub use crate::metrics::function::{
         AnyOutcome, Call, Histogram, NO_TIMING, NoTiming, ResultOutcome, Timing,
     };
     pub use crate::metrics::slot::{ROWS, Slot};
+    pub use crate::metrics::{FunctionMetrics, Objective};
     pub use crate::registry::{FunctionEntry, Instrumentation, TracedInfo};
     pub use tracing;
 

@@ -112,7 +112,7 @@ impl Redactor {
             }
         };
         CONTAINS.iter().any(|word| key.contains(word))
-            || EXACT.iter().any(|word| key == *word)
+            || EXACT.contains(&key)
             || self
                 .extra_keys
                 .iter()

@@ -234,7 +234,7 @@ mod tests {
     use super::*;
     use crate::metrics::FunctionMetrics;
 
-    static METRICS: FunctionMetrics = FunctionMetrics::new(None, false);
+    static METRICS: FunctionMetrics = FunctionMetrics::new(None, false, None);
 
     fn entry(name: &'static str, line: u32) -> FunctionEntry {
         FunctionEntry::new(

@@ -62,6 +62,19 @@ pub fn config(service: &str) -> Result<teei_obs::Config, Error> {
         .drain_delay(Duration::from_millis(300)))
 }
 
+/// The examples' convention for generated operations files: with `--generate-ops DIR` on
+/// the command line, writes the service's Grafana dashboards, provisioning and Prometheus
+/// alert rules under `DIR` and returns `true` — the caller exits instead of serving.
+pub fn generate_ops_if_asked(obs: &teei_obs::Obs) -> Result<bool, Error> {
+    match teei_obs::ops::generate_if_requested(obs)? {
+        Some(written) => {
+            println!("{}: wrote {} files", obs.service_name(), written.len());
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 /// Serves `routes` (behind the teei-obs layer) plus `/metrics` and the four health
 /// endpoints on 127.0.0.1 at the service's port, until SIGTERM or Ctrl-C; then drains and
 /// flushes spans and errors.

@@ -60,22 +60,59 @@ impl CallRow {
     }
 }
 
+/// The service-level objectives `#[counted(objective(..))]` declared for a function; the
+/// generated burn-rate alerts ([`ops`](crate::ops)) are computed from them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Objective {
+    success: Option<f64>,
+    latency: Option<(f64, f64)>,
+}
+
+impl Objective {
+    #[doc(hidden)]
+    pub const fn new(success: Option<f64>, latency: Option<(f64, f64)>) -> Self {
+        Objective { success, latency }
+    }
+
+    /// The share of calls that must succeed (not `error`, not `panic`), e.g. `0.999`.
+    pub fn success(&self) -> Option<f64> {
+        self.success
+    }
+
+    /// The latency threshold in seconds (one of the histogram's bucket bounds) and the
+    /// share of calls that must finish within it, e.g. `(0.25, 0.99)`.
+    pub fn latency(&self) -> Option<(f64, f64)> {
+        self.latency
+    }
+}
+
 /// The counters of one annotated function.
 #[derive(Debug)]
 pub struct FunctionMetrics {
     rows: [CallRow; ROWS],
     histogram: Option<&'static dyn HistogramRead>,
     concurrent: bool,
+    objective: Option<Objective>,
 }
 
 impl FunctionMetrics {
     #[doc(hidden)]
-    pub const fn new(histogram: Option<&'static dyn HistogramRead>, concurrent: bool) -> Self {
+    pub const fn new(
+        histogram: Option<&'static dyn HistogramRead>,
+        concurrent: bool,
+        objective: Option<Objective>,
+    ) -> Self {
         FunctionMetrics {
             rows: [const { CallRow::zero() }; ROWS],
             histogram,
             concurrent,
+            objective,
         }
+    }
+
+    /// The objectives declared with `#[counted(objective(..))]`, if any.
+    pub fn objective(&self) -> Option<&Objective> {
+        self.objective.as_ref()
     }
 
     /// Calls that ended with `outcome` so far.

@@ -25,7 +25,7 @@ mod standard;
 
 pub use collector::FunctionCollector;
 pub(crate) use function::warm_up_clock;
-pub use function::{FunctionMetrics, HistogramRead, HistogramSnapshot, Outcome};
+pub use function::{FunctionMetrics, HistogramRead, HistogramSnapshot, Objective, Outcome};
 pub use standard::StandardMetrics;
 pub(crate) use standard::{RuntimeCollector, start_scheduling_delay_probe};
 

@@ -87,7 +87,7 @@ impl std::fmt::Display for Unreachable {
 
 /// Forwards one request downstream: a client span whose context travels in the
 /// `traceparent` header, with the correlation ID beside it.
-#[counted(duration)]
+#[counted(duration, objective(success = 99.5, latency = 0.25, within = 95))]
 #[traced(kind = "client", err, fields(peer.service = service, http.request.method = %method))]
 async fn forward(
     downstream: &Downstream,
@@ -151,6 +151,9 @@ async fn main() -> Result<(), Error> {
             .build()?,
     };
     let obs = teei_obs::init(service::config(NAME)?.provide(downstream.clone()))?;
+    if service::generate_ops_if_asked(&obs)? {
+        return Ok(());
+    }
     let routes = axum::Router::new()
         .route(
             "/v1/profile/{id}",

@@ -32,7 +32,7 @@ impl std::fmt::Display for Unreadable {
     }
 }
 
-#[counted(duration)]
+#[counted(duration, objective(success = 99))]
 #[traced(kind = "consumer", err, fields(messaging.destination.name = %message.subject))]
 async fn on_event(activity: &Activity, message: Message) -> Result<(), Unreadable> {
     let event: serde_json::Value = serde_json::from_slice(&message.payload)
@@ -71,6 +71,9 @@ async fn buddies(
 async fn main() -> Result<(), Error> {
     let bus_addr = BusAddr::from_env()?;
     let obs = teei_obs::init(service::config(NAME)?.provide(bus_addr.clone()))?;
+    if service::generate_ops_if_asked(&obs)? {
+        return Ok(());
+    }
     let bus = bus_addr
         .connect(&obs, NAME, Duration::from_secs(10))
         .await?;

@@ -122,6 +122,9 @@ async fn import(State(bus): State<Bus>, body: String) -> Response {
 async fn main() -> Result<(), Error> {
     let bus_addr = BusAddr::from_env()?;
     let obs = teei_obs::init(service::config(NAME)?.provide(bus_addr.clone()))?;
+    if service::generate_ops_if_asked(&obs)? {
+        return Ok(());
+    }
     let bus = bus_addr
         .connect(&obs, NAME, Duration::from_secs(10))
         .await?;

@@ -89,6 +89,9 @@ fn classify(model: &Model, text: &str) -> Classification {
 async fn main() -> Result<(), Error> {
     let model = Arc::new(Model::load());
     let obs = teei_obs::init(service::config(NAME)?.provide(model.clone()))?;
+    if service::generate_ops_if_asked(&obs)? {
+        return Ok(());
+    }
     let routes = axum::Router::new()
         .route(
             "/v1/classify",

@@ -62,6 +62,9 @@ async fn screen_route(State(bus): State<Bus>, text: String) -> axum::Json<serde_
 async fn main() -> Result<(), Error> {
     let bus_addr = BusAddr::from_env()?;
     let obs = teei_obs::init(service::config(NAME)?.provide(bus_addr.clone()))?;
+    if service::generate_ops_if_asked(&obs)? {
+        return Ok(());
+    }
     let bus = bus_addr
         .connect(&obs, NAME, Duration::from_secs(10))
         .await?;

@@ -184,7 +184,7 @@ struct App {
     metrics: StandardMetrics,
 }
 
-#[counted(duration)]
+#[counted(duration, objective(success = 99.9, latency = 0.05, within = 99))]
 #[traced(kind = "client", err, fields(db.system.name = app.store.system(), db.operation.name = "SELECT", profile.id = id))]
 async fn load_profile(app: &App, id: &str) -> Result<Option<String>, StoreError> {
     let started = Instant::now();
@@ -293,6 +293,9 @@ async fn main() -> Result<(), Error> {
             .provide(store.clone())
             .provide(bus_addr.clone()),
     )?;
+    if service::generate_ops_if_asked(&obs)? {
+        return Ok(());
+    }
     tracing::info!(
         database = store.system(),
         "profiles stored in {}",
