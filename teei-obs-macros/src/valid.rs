@@ -221,7 +221,8 @@ fn objective_options(
     }
     let percent = |(value, item): (f64, &ObjectiveItem), errors: &mut Errors| {
         if value > 0.0 && value < 100.0 {
-            Some(value / 100.0)
+            // 99.9 / 100 is 0.9990000000000001 in binary: round off the noise.
+            Some((value / 100.0 * 1e12).round() / 1e12)
         } else {
             errors.push_spanned(
                 &item.value,
