@@ -10,123 +10,14 @@
 //! Then the same with the real dependencies: PostgreSQL (`DATABASE_URL`) and NATS
 //! (`NATS_URL`), started by the test on loopback ports.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::{Platform, SERVICES, json};
 
 use teei_obs_tests::otlp::{self, ReceivedSpan};
 use teei_obs_tests::servers::{self, Nats, Postgres};
-
-const SERVICES: [&str; 7] = [
-    "api-gateway",
-    "unified-profile",
-    "kintell-connector",
-    "buddy-service",
-    "upskilling-connector",
-    "q2q-ai",
-    "safety-moderation",
-];
-
-/// Seven consecutive free ports on 127.0.0.1 (checked by binding them all).
-fn free_base_port() -> u16 {
-    for attempt in 0..200u32 {
-        let base = 20_000 + ((std::process::id() * 7 + attempt * 97) % 40_000) as u16;
-        let all_free = (0..7).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
-        if all_free {
-            return base;
-        }
-    }
-    panic!("no seven consecutive free ports");
-}
-
-/// The running platform; stopped with SIGTERM (and killed if that fails) on drop.
-struct Platform {
-    child: Child,
-    base: u16,
-}
-
-impl Platform {
-    fn start(envs: &[(&str, String)]) -> Platform {
-        let base = free_base_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_platform"));
-        command
-            .args([
-                "--no-build",
-                "--base-port",
-                &base.to_string(),
-                "--seconds",
-                "300",
-            ])
-            .env_remove("NATS_URL")
-            .env_remove("DATABASE_URL")
-            .env_remove("SENTRY_DSN")
-            .env("LOG_FORMAT", "json")
-            .stdout(Stdio::piped());
-        for (name, value) in envs {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("start the platform");
-        // The launcher prints its verdict once every service answered `/health`.
-        let stdout = child.stdout.take().expect("stdout");
-        let (lines, verdict) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("{line}");
-                if line.contains("every service reports healthy") || line.contains("NOT every") {
-                    let _ = lines.send(line);
-                }
-            }
-        });
-        let line = verdict
-            .recv_timeout(Duration::from_secs(90))
-            .expect("the platform did not report within 90 s");
-        let platform = Platform { child, base };
-        assert!(line.contains("every service reports healthy"), "{line}");
-        platform
-    }
-
-    fn addr(&self, service: &str) -> SocketAddr {
-        let index = SERVICES.iter().position(|s| *s == service).unwrap();
-        SocketAddr::from(([127, 0, 0, 1], self.base + index as u16))
-    }
-
-    /// SIGTERM, then the launcher's own exit status (it stops and waits for the seven).
-    fn stop(mut self) -> std::process::ExitStatus {
-        signal(&self.child, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the platform did not stop within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn signal(child: &Child, signal: i32) {
-    // SAFETY: no memory-safety preconditions; the pid is our unreaped child.
-    unsafe { libc::kill(child.id() as i32, signal) };
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            signal(&self.child, libc::SIGTERM);
-            std::thread::sleep(Duration::from_secs(3));
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn json(body: &str) -> serde_json::Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
 
 async fn health_and_metrics_on_all_seven(platform: &Platform) {
     for service in SERVICES {
