@@ -323,17 +323,12 @@ fn capture<'a>(expr: &'a str, key: &str) -> &'a str {
     &expr[start..start + expr[start..].find('"').unwrap()]
 }
 
+/// `(series, values)` in promtool's notation.
+type Series = Vec<(String, String)>;
+
 /// Synthetic series that must make `rule` fire, and ones that must not, with the time to
 /// evaluate at and the labels the alert must carry besides the rule's own.
-fn case(
-    rule: &Rule,
-    job: &str,
-) -> (
-    Vec<(String, String)>,
-    Vec<(String, String)>,
-    &'static str,
-    BTreeMap<String, String>,
-) {
+fn case(rule: &Rule, job: &str) -> (Series, Series, &'static str, BTreeMap<String, String>) {
     let s = |series: String, values: &str| (series, values.to_owned());
     let mut extra = BTreeMap::new();
     let histogram = |metric: &str, slow: bool, selector: &str| {
