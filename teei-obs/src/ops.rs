@@ -1237,7 +1237,9 @@ mod tests {
 
     #[test]
     fn budgets_run_out_in_readable_units() {
-        assert_eq!(budget_exhaustion(14.4), "50 hours");
+        // Of a 30-day budget.
+        assert_eq!(budget_exhaustion(14.4), "2.1 days");
         assert_eq!(budget_exhaustion(6.0), "5 days");
+        assert_eq!(budget_exhaustion(36.0), "20 hours");
     }
 }
