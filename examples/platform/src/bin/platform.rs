@@ -104,15 +104,45 @@ fn binaries(build: bool) -> Result<PathBuf, Error> {
     Ok(dir)
 }
 
+/// Starts a service; its output lines go to ours (stdout to stdout, stderr to stderr),
+/// each prefixed with the service's name, so seven interleaved logs stay readable.
 fn spawn(dir: &Path, name: &str, base: u16, nats: &str) -> Result<Child, Error> {
     let path = dir
         .join(name)
         .with_extension(std::env::consts::EXE_EXTENSION);
-    Command::new(&path)
+    let mut child = Command::new(&path)
         .env(BASE_PORT_VAR, base.to_string())
         .env("NATS_URL", nats)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", path.display()).into())
+        .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
+    let prefix = format!("{name:>20} |");
+    if let Some(out) = child.stdout.take() {
+        let prefix = prefix.clone();
+        std::thread::spawn(move || relay(out, &prefix, false));
+    }
+    if let Some(err) = child.stderr.take() {
+        std::thread::spawn(move || relay(err, &prefix, true));
+    }
+    Ok(child)
+}
+
+/// Copies `from` line by line with `prefix`; ends with the child's output.
+fn relay(from: impl std::io::Read, prefix: &str, to_stderr: bool) {
+    use std::io::{BufRead, Write};
+    let mut lines = std::io::BufReader::new(from);
+    let mut line = Vec::new();
+    while matches!(lines.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let _ = if to_stderr {
+            writeln!(std::io::stderr().lock(), "{prefix} {text}")
+        } else {
+            writeln!(std::io::stdout().lock(), "{prefix} {text}")
+        };
+        line.clear();
+    }
 }
 
 /// Polls `url` until it answers 200 or `deadline` passes.
