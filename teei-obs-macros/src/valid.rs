@@ -347,16 +347,7 @@ fn bound_value(expr: &Expr, errors: &mut Errors) -> Option<f64> {
         Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => (true, &*unary.expr),
         other => (false, other),
     };
-    let value = match literal {
-        Expr::Lit(ExprLit {
-            lit: Lit::Float(lit),
-            ..
-        }) => lit.base10_parse::<f64>().ok(),
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(lit), ..
-        }) => lit.base10_parse::<u64>().ok().map(|v| v as f64),
-        _ => None,
-    };
+    let value = literal_number(literal);
     match value {
         Some(value) if negative => Some(-value),
         Some(value) => Some(value),

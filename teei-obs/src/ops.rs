@@ -978,7 +978,7 @@ impl Generator {
                     );
                 if metrics.buckets().is_some() {
                     functions = functions.series(
-                        "Duration p50 / p95 / p99",
+                        "Duration p95",
                         &format!("histogram_quantile(0.95, sum by (le) (rate(function_calls_duration_seconds_bucket{{{series}}}[5m])))"),
                         "p95",
                         "s",

@@ -7,15 +7,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const SERVICES: [&str; 7] = [
-    "api-gateway",
-    "unified-profile",
-    "kintell-connector",
-    "buddy-service",
-    "upskilling-connector",
-    "q2q-ai",
-    "safety-moderation",
-];
+pub use teei_platform::service::SERVICES;
 
 /// Seven consecutive free ports on 127.0.0.1 (checked by binding them all).
 pub fn free_base_port() -> u16 {
