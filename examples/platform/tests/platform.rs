@@ -296,3 +296,17 @@ async fn the_platform_on_real_postgres_and_nats() {
     let status = platform.stop();
     assert!(status.success(), "the platform stopped with {status}");
 }
+
+#[test]
+fn services_do_not_outlive_a_killed_launcher() {
+    let platform = Platform::start(&[]);
+    let addrs: Vec<_> = SERVICES.iter().map(|s| platform.addr(s)).collect();
+    // No chance to stop anything: the kernel's parent-death signal must do it.
+    platform.kill_launcher();
+    for addr in addrs {
+        assert!(
+            teei_obs_tests::servers::wait_for_port(addr, false),
+            "{addr} still listening after the launcher was killed"
+        );
+    }
+}

@@ -25,6 +25,23 @@ use std::time::{Duration, Instant};
 use teei_platform::broker::Broker;
 use teei_platform::service::{self, BASE_PORT_VAR, Error, SERVICES};
 
+/// `println!` that never panics: with its output piped into `head`, the launcher must still
+/// live to stop the services.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 struct Options {
     seconds: Option<u64>,
     base_port: Option<u16>,
@@ -83,7 +100,7 @@ fn binaries(build: bool) -> Result<PathBuf, Error> {
         if dir.ends_with("release") {
             command.arg("--release");
         }
-        eprintln!("platform: building the seven services (cargo build -p teei-platform --bins)");
+        tell!("platform: building the seven services (cargo build -p teei-platform --bins)");
         let status = command.status()?;
         if !status.success() {
             return Err(format!("building the services failed: {status}").into());
@@ -110,11 +127,25 @@ fn spawn(dir: &Path, name: &str, base: u16, nats: &str) -> Result<Child, Error> 
     let path = dir
         .join(name)
         .with_extension(std::env::consts::EXE_EXTENSION);
-    let mut child = Command::new(&path)
+    let mut command = Command::new(&path);
+    command
         .env(BASE_PORT_VAR, base.to_string())
         .env("NATS_URL", nats)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // If the launcher dies without stopping them (killed, crashed), the services get
+    // SIGTERM from the kernel instead of living on, orphaned, on their ports.
+    // SAFETY: the closure runs in the forked child before exec and only calls `prctl`,
+    // which is async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
     let prefix = format!("{name:>20} |");
@@ -206,7 +237,7 @@ fn terminate(children: &mut [(String, Child)]) -> bool {
             match child.try_wait() {
                 Ok(Some(status)) => {
                     if !status.success() {
-                        eprintln!("platform: {name} exited with {status}");
+                        tell!("platform: {name} exited with {status}");
                         clean = false;
                     }
                     break;
@@ -215,7 +246,7 @@ fn terminate(children: &mut [(String, Child)]) -> bool {
                     std::thread::sleep(Duration::from_millis(50))
                 }
                 _ => {
-                    eprintln!("platform: {name} did not stop in time; killing it");
+                    tell!("platform: {name} did not stop in time; killing it");
                     let _ = child.kill();
                     let _ = child.wait();
                     clean = false;
@@ -254,7 +285,7 @@ fn generate(dir: &Path, out: &Path, base: u16) -> Result<(), Error> {
         }
     }
     std::fs::write(out.join("prometheus.yml"), scrape_config(base))?;
-    println!(
+    say!(
         "platform: operations files of the seven services written under {}",
         out.display()
     );
@@ -288,7 +319,7 @@ async fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("platform: {error}");
+            tell!("platform: {error}");
             ExitCode::FAILURE
         }
     }
@@ -309,7 +340,7 @@ async fn run() -> Result<bool, Error> {
         Ok(url) => url,
         Err(_) => {
             broker = Broker::start(0).await?;
-            eprintln!("platform: embedded event broker on {}", broker.url());
+            tell!("platform: embedded event broker on {}", broker.url());
             broker.url()
         }
     };
@@ -353,18 +384,18 @@ async fn run() -> Result<bool, Error> {
             return Err(error);
         }
     };
-    println!(
+    say!(
         "\nplatform: started in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     for (name, status) in &statuses {
-        println!(
+        say!(
             "  {name:<22} {status:<10} {}  (/metrics, /health/{{liveness,readiness,startup}})",
             service::url(base, name, "")
         );
     }
     let all_healthy = statuses.iter().all(|(_, status)| status == "healthy");
-    println!(
+    say!(
         "platform: {}; try  curl -H 'X-Correlation-ID: demo-1' {}",
         if all_healthy {
             "every service reports healthy"
@@ -403,10 +434,10 @@ async fn run() -> Result<bool, Error> {
         failure = watch => Some(failure),
     };
     if let Some(failure) = &failure {
-        eprintln!("platform: {failure}; stopping the others");
+        tell!("platform: {failure}; stopping the others");
     }
-    println!("platform: stopping");
+    say!("platform: stopping");
     let clean = terminate(&mut children);
-    println!("platform: stopped");
+    say!("platform: stopped");
     Ok(all_healthy && clean && failure.is_none())
 }

@@ -76,6 +76,12 @@ impl Platform {
         SocketAddr::from(([127, 0, 0, 1], self.base + index as u16))
     }
 
+    /// SIGKILL to the launcher alone, then waits for it.
+    pub fn kill_launcher(mut self) {
+        signal(&self.child, libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then the launcher's own exit status (it stops and waits for the seven).
     pub fn stop(mut self) -> std::process::ExitStatus {
         signal(&self.child, libc::SIGTERM);
