@@ -243,7 +243,106 @@ fn deliver(
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::*;
+
+    async fn line(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
+        let mut line = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            reader.read_line(&mut line),
+        )
+        .await
+        .expect("the broker answers")
+        .unwrap();
+        line
+    }
+
+    #[tokio::test]
+    async fn nonsense_and_oversized_messages_are_refused_and_the_broker_lives_on() {
+        let broker = Broker::start(0).await.unwrap();
+        for (input, error) in [
+            (&b"HELLO there\r\n"[..], "-ERR 'Unknown Protocol Operation'"),
+            (
+                b"PUB subject 2000000\r\n",
+                "-ERR 'Maximum Payload Violation'",
+            ),
+            (b"HPUB subject 10 5\r\n", "-ERR 'bad header size'"),
+        ] {
+            let (read, mut write) = TcpStream::connect(broker.addr())
+                .await
+                .unwrap()
+                .into_split();
+            let mut reader = BufReader::new(read);
+            assert!(line(&mut reader).await.starts_with("INFO "));
+            write.write_all(input).await.unwrap();
+            assert_eq!(line(&mut reader).await.trim_end(), error);
+            assert_eq!(line(&mut reader).await, "", "the connection is closed");
+        }
+        // Still serving.
+        let (read, mut write) = TcpStream::connect(broker.addr())
+            .await
+            .unwrap()
+            .into_split();
+        let mut reader = BufReader::new(read);
+        line(&mut reader).await;
+        write.write_all(b"PING\r\n").await.unwrap();
+        assert_eq!(line(&mut reader).await.trim_end(), "PONG");
+    }
+
+    #[tokio::test]
+    async fn messages_reach_wildcard_subscribers_with_the_publishers_context() {
+        let broker = Broker::start(0).await.unwrap();
+        let obs =
+            teei_obs::init(teei_obs::Config::new("bus-test").install_subscriber(false)).unwrap();
+        let metrics = obs.standard_metrics().clone();
+        let subscriber = crate::bus::Bus::connect(&broker.url(), "sub", metrics.clone())
+            .await
+            .unwrap();
+        let mut messages = subscriber.subscribe("profile.*").await.unwrap();
+        let mut others = subscriber.subscribe("kintell.>").await.unwrap();
+        let publisher = crate::bus::Bus::connect(&broker.url(), "pub", metrics)
+            .await
+            .unwrap();
+        let mut headers = teei_obs::trace::MessageHeaders::default();
+        headers.insert("x-correlation-id", "order-7");
+        headers.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        );
+        let context = teei_obs::trace::RequestContext::extract(&headers);
+        // The subscription is registered by the time a ping round trip would be; retry
+        // the publish until the first message arrives.
+        let message = loop {
+            context
+                .clone()
+                .scope(publisher.publish("profile.viewed", b"{\"id\":\"user123\"}"))
+                .await
+                .unwrap();
+            match tokio::time::timeout(std::time::Duration::from_millis(200), messages.recv()).await
+            {
+                Ok(message) => break message.unwrap(),
+                Err(_) => continue,
+            }
+        };
+        assert_eq!(message.subject, "profile.viewed");
+        assert_eq!(message.payload, b"{\"id\":\"user123\"}");
+        let received = message.context();
+        assert_eq!(received.correlation_id(), "order-7");
+        assert_eq!(
+            received.trace_id().as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert!(
+            others.try_recv().is_err(),
+            "kintell.> must not see profile events"
+        );
+        assert_eq!(broker.dropped(), 0);
+        let text = obs.render_metrics();
+        assert!(
+            text.contains(r#"events_published_total{type="profile.viewed"}"#),
+            "{text}"
+        );
+    }
 
     #[test]
     fn wildcards() {
