@@ -321,7 +321,11 @@ where
             http.request.method = method_label,
             http.route = route,
             url.path = request.uri().path(),
+            // Required by the HTTP semantic conventions; a server sees `http` unless a
+            // proxy in front terminated TLS, which the URI then says.
+            url.scheme = request.uri().scheme_str().unwrap_or("http"),
             http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
             otel.status_description = tracing::field::Empty,
         );
         let inner = {
@@ -442,6 +446,7 @@ where
             this.span
                 .record("http.response.status_code", status.as_u16());
             if status.is_server_error() {
+                this.span.record("error.type", status.as_str());
                 this.span.record("otel.status_description", status.as_str());
             }
             if let Some(value) = this.correlation.take() {

@@ -119,6 +119,27 @@ async fn one_trace_spans_two_services_and_the_correlation_id_goes_there_and_back
         .find(|kv| kv.key.as_str() == "correlation.id")
         .map(|kv| kv.value.to_string());
     assert_eq!(correlation.as_deref(), Some("checkout-123"));
+    // The attributes the OpenTelemetry HTTP semantic conventions ask of a server span.
+    let attribute = |key: &str| {
+        b_server
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(attribute("http.request.method").as_deref(), Some("GET"));
+    assert_eq!(attribute("http.route").as_deref(), Some("/work"));
+    assert_eq!(attribute("url.path").as_deref(), Some("/work"));
+    assert_eq!(attribute("url.scheme").as_deref(), Some("http"));
+    assert_eq!(
+        attribute("http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        attribute("error.type"),
+        None,
+        "only 5xx answers carry error.type"
+    );
 }
 
 // --- a message bus ----------------------------------------------------------------------
@@ -318,4 +339,49 @@ fn tracestate_is_kept_within_the_w3c_limit_and_discarded_beyond_it() {
         "traceparent still counts"
     );
     assert_eq!(context.trace_state(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_answer_marks_the_server_span_as_an_error_with_its_status() {
+    let router = axum::Router::new()
+        .route(
+            "/broken/{id}",
+            get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }),
+        )
+        .layer(obs().layer());
+    let addr = serve(router).await;
+    let response =
+        request_with_headers(addr, "GET", "/broken/7", &[("x-correlation-id", "err-503")])
+            .await
+            .unwrap();
+    assert_eq!(response.status, 503);
+    obs().flush().unwrap();
+    let spans = spans();
+    let server = spans
+        .iter()
+        .find(|s| {
+            s.name == "GET /broken/{id}"
+                && s.attributes.iter().any(|kv| {
+                    kv.key.as_str() == "correlation.id" && kv.value.to_string() == "err-503"
+                })
+        })
+        .expect("the server span");
+    let attribute = |key: &str| {
+        server
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(attribute("error.type").as_deref(), Some("503"));
+    assert_eq!(
+        attribute("http.response.status_code").as_deref(),
+        Some("503")
+    );
+    assert_eq!(attribute("url.path").as_deref(), Some("/broken/7"));
+    assert!(
+        matches!(&server.status, opentelemetry::trace::Status::Error { description } if description == "503"),
+        "{:?}",
+        server.status
+    );
 }
