@@ -27,49 +27,99 @@ struct Slot {
     refs: AtomicUsize,
     metadata: &'static Metadata<'static>,
     /// The span's own fields (not `otel.*`), for log lines; empty for most spans.
-    fields: Mutex<Vec<(&'static str, serde_json::Value)>>,
+    fields: Mutex<OwnFields>,
     /// The span as a parent: fixed when the span starts, read without a lock.
     header: TraceParent,
     state: Mutex<SpanState>,
 }
 
-/// Collects a span's own fields (not `otel.*`) for log lines, a later value replacing an
-/// earlier one of the same name.
-struct OwnFields(Vec<(&'static str, serde_json::Value)>);
+/// A span's own fields (not `otel.*`), kept for the log lines written inside it: strings
+/// share one buffer, so a span with four string fields costs two allocations, not five.
+/// A later value replaces an earlier one of the same name.
+#[derive(Default)]
+struct OwnFields {
+    text: String,
+    entries: Vec<(&'static str, Stored)>,
+}
+
+#[derive(Clone, Copy)]
+enum Stored {
+    /// A range of `text`.
+    Text(usize, usize),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
 
 impl OwnFields {
-    fn put(&mut self, name: &'static str, value: impl FnOnce() -> serde_json::Value) {
+    fn with_capacity(fields: usize) -> Self {
+        OwnFields {
+            text: String::with_capacity(16 * fields),
+            entries: Vec::with_capacity(fields),
+        }
+    }
+
+    fn put(&mut self, name: &'static str, value: Stored) {
+        // Names of one callsite are the same `&'static str`: compare addresses first.
+        let same = |existing: &&'static str| std::ptr::eq(*existing, name) || *existing == name;
+        match self.entries.iter_mut().find(|(existing, _)| same(existing)) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    fn put_text(&mut self, name: &'static str, write: impl FnOnce(&mut String)) {
         if name.as_bytes().starts_with(b"otel.") {
             return;
         }
-        let value = value();
-        // Names of one callsite are the same `&'static str`: compare addresses first.
-        let same = |existing: &&'static str| std::ptr::eq(*existing, name) || *existing == name;
-        match self.0.iter_mut().find(|(existing, _)| same(existing)) {
-            Some(entry) => entry.1 = value,
-            None => self.0.push((name, value)),
+        let start = self.text.len();
+        write(&mut self.text);
+        self.put(name, Stored::Text(start, self.text.len()));
+    }
+
+    fn put_value(&mut self, name: &'static str, value: Stored) {
+        if !name.as_bytes().starts_with(b"otel.") {
+            self.put(name, value);
         }
+    }
+
+    /// The fields as JSON values, for a log line.
+    fn json(&self) -> impl Iterator<Item = (&'static str, serde_json::Value)> + '_ {
+        self.entries.iter().map(|(name, value)| {
+            let value = match *value {
+                Stored::Text(start, end) => serde_json::Value::from(&self.text[start..end]),
+                Stored::I64(v) => v.into(),
+                Stored::U64(v) => v.into(),
+                Stored::F64(v) => v.into(),
+                Stored::Bool(v) => v.into(),
+            };
+            (*name, value)
+        })
     }
 }
 
 impl tracing::field::Visit for OwnFields {
     fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
-        self.put(field.name(), || value.into());
+        self.put_value(field.name(), Stored::F64(value));
     }
     fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
-        self.put(field.name(), || value.into());
+        self.put_value(field.name(), Stored::I64(value));
     }
     fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.put(field.name(), || value.into());
+        self.put_value(field.name(), Stored::U64(value));
     }
     fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
-        self.put(field.name(), || value.into());
+        self.put_value(field.name(), Stored::Bool(value));
     }
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.put(field.name(), || value.into());
+        self.put_text(field.name(), |text| text.push_str(value));
     }
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.put(field.name(), || format!("{value:?}").into());
+        self.put_text(field.name(), |text| {
+            use std::fmt::Write as _;
+            let _ = write!(text, "{value:?}");
+        });
     }
 }
 
@@ -165,11 +215,11 @@ impl Subscriber for TeeiSubscriber {
             .iter()
             .any(|field| !field.name().starts_with("otel."));
         let fields = if own_fields {
-            let mut collected = OwnFields(Vec::with_capacity(attrs.metadata().fields().len()));
+            let mut collected = OwnFields::with_capacity(attrs.metadata().fields().len());
             attrs.record(&mut collected);
-            collected.0
+            collected
         } else {
-            Vec::new()
+            OwnFields::default()
         };
         let slot = Slot {
             refs: AtomicUsize::new(1),
@@ -187,11 +237,7 @@ impl Subscriber for TeeiSubscriber {
 
     fn record(&self, span: &Id, values: &Record<'_>) {
         if let Some(slot) = self.slot(span) {
-            let mut fields = slot.fields.lock().unwrap_or_else(|e| e.into_inner());
-            let mut collected = OwnFields(std::mem::take(&mut *fields));
-            values.record(&mut collected);
-            *fields = collected.0;
-            drop(fields);
+            values.record(&mut *slot.fields.lock().unwrap_or_else(|e| e.into_inner()));
             slot.state
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -218,13 +264,8 @@ impl Subscriber for TeeiSubscriber {
         if let Some(stack) = self.stacks.get() {
             for id in stack.borrow().iter() {
                 if let Some(slot) = self.slot(id) {
-                    span_fields.extend(
-                        slot.fields
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .iter()
-                            .cloned(),
-                    );
+                    span_fields
+                        .extend(slot.fields.lock().unwrap_or_else(|e| e.into_inner()).json());
                 }
             }
         }
@@ -303,5 +344,32 @@ impl Subscriber for TeeiSubscriber {
             Some((id, metadata)) => Current::new(id, metadata),
             None => Current::none(),
         }
+    }
+}
+
+#[cfg(test)]
+mod own_fields_tests {
+    use super::{OwnFields, Stored};
+
+    #[test]
+    fn strings_share_a_buffer_later_values_replace_and_otel_fields_stay_out() {
+        let mut fields = OwnFields::with_capacity(4);
+        fields.put_text("http.route", |t| t.push_str("/v1/profile/{id}"));
+        fields.put_text("otel.name", |t| t.push_str("GET /v1/profile/{id}"));
+        fields.put_value("http.response.status_code", Stored::U64(200));
+        fields.put_text("url.path", |t| t.push_str("/v1/profile/1"));
+        fields.put_value("http.response.status_code", Stored::U64(503));
+        fields.put_text("url.path", |t| t.push_str("/v1/profile/2"));
+        fields.put_value("retry", Stored::Bool(true));
+        let json: Vec<_> = fields.json().collect();
+        assert_eq!(
+            json,
+            vec![
+                ("http.route", serde_json::json!("/v1/profile/{id}")),
+                ("http.response.status_code", serde_json::json!(503)),
+                ("url.path", serde_json::json!("/v1/profile/2")),
+                ("retry", serde_json::json!(true)),
+            ]
+        );
     }
 }
