@@ -100,7 +100,7 @@ impl RequestContext {
     pub fn new_root() -> Self {
         RequestContext {
             parent: None,
-            correlation_id: generate_id().into(),
+            correlation_id: generate_shared_id(),
             causation_id: None,
             baggage: Arc::new([]),
         }
@@ -144,7 +144,7 @@ impl RequestContext {
         let correlation_id = carrier
             .get(CORRELATION_HEADER)
             .filter(|id| is_valid_id(id))
-            .map_or_else(|| generate_id().into(), Arc::from);
+            .map_or_else(generate_shared_id, Arc::from);
         let causation_id = carrier
             .get(CAUSATION_HEADER)
             .filter(|id| is_valid_id(id))
@@ -370,11 +370,22 @@ pub fn is_valid_id(id: &str) -> bool {
 
 /// A new random ID in UUID v4 form.
 pub fn generate_id() -> String {
+    let mut out = [0u8; 36];
+    write_id(&mut out).to_owned()
+}
+
+/// [`generate_id`] straight into the `Arc` a context keeps: one allocation, not two.
+fn generate_shared_id() -> Arc<str> {
+    let mut out = [0u8; 36];
+    Arc::from(write_id(&mut out))
+}
+
+/// Writes a random UUID v4 into `out` and returns it as text.
+fn write_id(out: &mut [u8; 36]) -> &str {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = ids::trace_id().to_be_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut out = [0u8; 36];
     let mut at = 0;
     for (i, byte) in bytes.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -386,7 +397,7 @@ pub fn generate_id() -> String {
         at += 2;
     }
     // Only ASCII hex digits and dashes were written.
-    std::str::from_utf8(&out).unwrap_or_default().to_owned()
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 /// The header names the propagation reads, parsed once: a lookup by `&str` parses the name
