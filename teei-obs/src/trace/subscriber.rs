@@ -55,7 +55,8 @@ enum Stored {
 impl OwnFields {
     fn with_capacity(fields: usize) -> Self {
         OwnFields {
-            text: String::with_capacity(16 * fields),
+            // Allocated with the first text value: numbers need no buffer.
+            text: String::new(),
             entries: Vec::with_capacity(fields),
         }
     }
@@ -72,6 +73,9 @@ impl OwnFields {
     fn put_text(&mut self, name: &'static str, write: impl FnOnce(&mut String)) {
         if name.as_bytes().starts_with(b"otel.") {
             return;
+        }
+        if self.text.capacity() == 0 {
+            self.text.reserve(64);
         }
         let start = self.text.len();
         write(&mut self.text);
