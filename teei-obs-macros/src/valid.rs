@@ -127,7 +127,7 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
                 paren,
                 items,
             } => {
-                let parsed = (keyword.span, paren, items);
+                let parsed = (paren, items);
                 once(
                     "counted",
                     &mut objective,
@@ -148,15 +148,9 @@ pub(crate) fn counted_options(args: CountedArgs, errors: &mut Errors) -> Counted
     }
     // A histogram's bounds only make sense for a histogram: `buckets` implies it.
     let duration = duration.is_some() || buckets.is_some();
-    let objective = objective.map(|(keyword, paren, items)| {
+    let objective = objective.map(|(paren, items)| {
         let bounds = buckets.clone().unwrap_or_else(|| DEFAULT_BUCKETS.to_vec());
-        objective_options(
-            keyword,
-            paren,
-            &items,
-            duration.then_some(&bounds[..]),
-            errors,
-        )
+        objective_options(paren, &items, duration.then_some(&bounds[..]), errors)
     });
     CountedOptions {
         name: name.map(|lit| lit.value()),
@@ -177,7 +171,6 @@ const OBJECTIVE_KEYS: &str = "`success`, `latency`, `within`";
 /// Checks `objective(success = 99.9, latency = 0.25, within = 99)` against the histogram's
 /// bounds (`None` without `duration`); returns ratios.
 fn objective_options(
-    keyword: Span,
     paren: Span,
     items: &Punctuated<ObjectiveItem, Token![,]>,
     bounds: Option<&[f64]>,
@@ -264,7 +257,6 @@ fn objective_options(
         // 99 % of calls within the threshold unless told otherwise.
         Some((seconds, within_ratio.unwrap_or(0.99)))
     });
-    let _ = keyword;
     (success, latency)
 }
 

@@ -144,13 +144,15 @@ impl HttpMetrics {
         }
         CACHE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            cache.retain(|(owner, _)| owner.strong_count() > 0);
             let position = match cache
                 .iter()
                 .position(|(owner, _)| std::ptr::eq(owner.as_ptr(), std::sync::Arc::as_ptr(self)))
             {
                 Some(position) => position,
                 None => {
+                    // A new owner: forget the routes of those that are gone (not on every
+                    // request — this is the request path).
+                    cache.retain(|(owner, _)| owner.strong_count() > 0);
                     cache.push((std::sync::Arc::downgrade(self), HashMap::new()));
                     cache.len() - 1
                 }
