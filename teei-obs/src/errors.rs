@@ -78,7 +78,7 @@ pub(crate) fn init(
         .send_default_pii(false)
         .shutdown_timeout(Duration::from_secs(2));
     options.dsn = Some(settings.dsn.clone());
-    options.release = Some(config.service_version.clone().into());
+    options.release = config.service_version.clone().map(Into::into);
     options.environment = Some(config.environment.clone().into());
     options.before_send = Some(Arc::new(move |event| Some(redact_event(&redactor, event))));
     options.before_breadcrumb = Some(Arc::new(move |breadcrumb| {

@@ -49,6 +49,7 @@
 //! - [`ops`]: Grafana dashboards, provisioning and Prometheus alert rules generated from the
 //!   registry; runbooks in `docs/runbooks/`.
 
+pub mod client;
 pub mod config;
 pub mod errors;
 #[doc = include_str!("../../docs/guide.md")]
@@ -68,7 +69,7 @@ use std::sync::Arc;
 use opentelemetry::KeyValue;
 
 pub use config::Config;
-use config::{Protocol, TraceExport};
+use config::TraceExport;
 #[doc = include_str!("../../docs/counted.md")]
 pub use teei_obs_macros::counted;
 #[doc = include_str!("../../docs/health_check.md")]
@@ -99,6 +100,25 @@ pub enum InitError {
     /// The span exporter could not be built.
     #[error("cannot start span export: {0}")]
     Exporter(String),
+    /// `OTEL_EXPORTER_OTLP_HEADERS` (or its `_TRACES_` form) is malformed; the message names
+    /// the entry, never a value.
+    #[error("invalid value for {variable}: {problem}")]
+    InvalidHeaders {
+        /// The variable.
+        variable: &'static str,
+        /// What is wrong, without the values.
+        problem: String,
+    },
+    /// A TLS certificate or key file for OTLP is missing, unreadable or holds no PEM data.
+    #[error("cannot use {} from {origin}: {reason}", path.display())]
+    Certificate {
+        /// The variable (or builder method) the path came from.
+        origin: &'static str,
+        /// The path.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Health checks need state nobody provided.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     MissingState(Vec<health::MissingState>),
@@ -159,6 +179,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         expected: "comma-separated `level` or `target=level` directives",
     })?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
+    trace::install_propagators(&config.propagators);
     let http_metrics = Arc::new(http::HttpMetrics::new(&registry)?);
     let standard_metrics = metrics::StandardMetrics::new(&registry)?;
     #[cfg(target_os = "linux")]
@@ -180,7 +201,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         health::checks(),
         config.state.clone(),
         config.service_name.clone(),
-        config.service_version.clone(),
+        config.service_version.clone().unwrap_or_default(),
         config.damping,
         config.health_details,
         &registry,
@@ -195,7 +216,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         format: config.effective_log_format(),
         service: config.service_name.clone(),
         environment: config.environment.clone(),
-        version: config.service_version.clone(),
+        version: config.service_version.clone().unwrap_or_default(),
         redactor: config.redactor.clone(),
         sink: if config.capture_logs {
             log::LogSink::Memory(Default::default())
@@ -243,13 +264,7 @@ fn build_pipeline(
     registry: &prometheus::Registry,
 ) -> Result<trace::Pipeline, InitError> {
     let metrics = trace::PipelineMetrics::new(registry)?;
-    let resource = opentelemetry_sdk::Resource::builder_empty()
-        .with_attributes([
-            KeyValue::new("service.name", config.service_name.clone()),
-            KeyValue::new("service.version", config.service_version.clone()),
-            KeyValue::new("deployment.environment", config.environment.clone()),
-        ])
-        .build();
+    let resource = resource(config);
     let settings = trace::QueueSettings {
         capacity: config.queue_capacity,
         max_batch: config.max_batch,
@@ -257,15 +272,18 @@ fn build_pipeline(
         export_timeout: config.export_timeout,
     };
     Ok(match config.effective_trace_export() {
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
         TraceExport::Otlp { endpoint, protocol } => {
-            let timeout = config.export_timeout;
-            trace::Pipeline::exporting(
-                move || build_exporter(&endpoint, protocol, timeout),
-                resource,
-                settings,
-                metrics,
-            )
-            .map_err(InitError::Exporter)?
+            let otlp = trace::OtlpSettings::load(config, endpoint, protocol)?;
+            trace::Pipeline::exporting(move || otlp.build(), resource, settings, metrics)
+                .map_err(InitError::Exporter)?
+        }
+        #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+        TraceExport::Otlp { endpoint, .. } => {
+            return Err(InitError::Exporter(format!(
+                "{endpoint}: this build of teei-obs has no OTLP exporter \
+                 (enable the `otlp-http` or `otlp-grpc` feature)"
+            )));
         }
         TraceExport::Custom(custom) => {
             (custom.0)(resource, settings, metrics).map_err(InitError::Exporter)?
@@ -276,26 +294,65 @@ fn build_pipeline(
     })
 }
 
-fn build_exporter(
-    endpoint: &str,
-    protocol: Protocol,
-    timeout: std::time::Duration,
-) -> Result<opentelemetry_otlp::SpanExporter, String> {
-    use opentelemetry_otlp::WithExportConfig;
-    let built = match protocol {
-        Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint)
-            .with_timeout(timeout)
-            .build(),
-        Protocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(endpoint)
-            .with_timeout(timeout)
-            .build(),
+/// The resource every exported span carries: `OTEL_RESOURCE_ATTRIBUTES` first, then what
+/// the process knows of itself, then the service's own settings, each layer winning over
+/// the one before.
+fn resource(config: &Config) -> opentelemetry_sdk::Resource {
+    let mut attributes: Vec<KeyValue> = config
+        .resource_attributes
+        .iter()
+        .map(|(key, value)| KeyValue::new(key.clone(), value.clone()))
+        .collect();
+    let given = |key: &str| config.resource_attributes.iter().any(|(k, _)| k == key);
+    if !given("service.instance.id") {
+        attributes.push(KeyValue::new(
+            "service.instance.id",
+            instance_id().to_owned(),
+        ));
+    }
+    if !given("host.name")
+        && let Some(host) = hostname::get().ok().and_then(|h| h.into_string().ok())
+    {
+        attributes.push(KeyValue::new("host.name", host));
+    }
+    attributes.push(KeyValue::new("process.pid", i64::from(std::process::id())));
+    attributes.push(KeyValue::new("service.name", config.service_name.clone()));
+    if let Some(version) = &config.service_version {
+        attributes.push(KeyValue::new("service.version", version.clone()));
+    }
+    attributes.push(KeyValue::new(
+        "deployment.environment.name",
+        config.environment.clone(),
+    ));
+    // The builder keeps the last value of a repeated key.
+    opentelemetry_sdk::Resource::builder_empty()
+        .with_attributes(attributes)
+        .build()
+}
+
+/// This process's `service.instance.id`: a UUID v4 drawn once.
+pub fn instance_id() -> &'static str {
+    static ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(trace::generate_id);
+    &ID
+}
+
+/// The configuration from the environment, with the calling crate's name and version as
+/// the defaults of `service.name` and `service.version` (and the Sentry release):
+/// [`Config::from_env_for`]`(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))`.
+///
+/// ```
+/// let config = teei_obs::config!().expect("a valid environment");
+/// // This doctest is compiled as part of teei-obs, so the version is teei-obs's own.
+/// assert_eq!(config.version(), Some(env!("CARGO_PKG_VERSION")));
+/// ```
+#[macro_export]
+macro_rules! config {
+    () => {
+        $crate::Config::from_env_for(
+            ::core::env!("CARGO_PKG_NAME"),
+            ::core::env!("CARGO_PKG_VERSION"),
+        )
     };
-    built.map_err(|error| format!("{endpoint}: {error}"))
 }
 
 impl Obs {

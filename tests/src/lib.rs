@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod otlp;
 pub mod sentry_endpoint;
 pub mod servers;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -17,7 +17,9 @@ use prost::Message;
 
 /// Everything a receiver was sent.
 #[derive(Clone, Debug, Default)]
-pub struct Received(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+pub struct Received(Arc<Mutex<Vec<ExportTraceServiceRequest>>>, Headers);
+
+type Headers = Arc<Mutex<Vec<Vec<(String, String)>>>>;
 
 /// A span as received, with the resource attributes of its batch.
 #[derive(Clone, Debug)]
@@ -70,7 +72,22 @@ impl Received {
         }
     }
 
-    fn push(&self, request: ExportTraceServiceRequest) {
+    /// The headers (gRPC metadata) of every export request, `(lower-case name, value)`.
+    pub fn headers(&self) -> Vec<Vec<(String, String)>> {
+        self.1.lock().unwrap().clone()
+    }
+
+    fn push(&self, headers: &axum::http::HeaderMap, request: ExportTraceServiceRequest) {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        self.1.lock().unwrap().push(headers);
         self.0.lock().unwrap().push(request);
     }
 }
@@ -104,7 +121,8 @@ impl TraceService for GrpcReceiver {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.0.push(request.into_inner());
+        let headers = request.metadata().clone().into_headers();
+        self.0.push(&headers, request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
@@ -113,13 +131,42 @@ impl TraceService for GrpcReceiver {
 
 /// Starts a gRPC OTLP receiver on `addr` (a port on 127.0.0.1).
 pub async fn grpc_receiver(addr: SocketAddr) -> Received {
+    start_grpc(addr, None).await
+}
+
+/// The certificate a TLS receiver presents and, for mutual TLS, the CA whose client
+/// certificates it demands.
+#[derive(Clone, Debug)]
+pub struct ReceiverTls {
+    /// The server certificate and key.
+    pub server: crate::tls::Pem,
+    /// With `Some`, clients must present a certificate this CA signed.
+    pub client_ca: Option<String>,
+}
+
+/// Starts a gRPC OTLP receiver over TLS on `addr`.
+pub async fn grpc_receiver_tls(addr: SocketAddr, tls: ReceiverTls) -> Received {
+    start_grpc(addr, Some(tls)).await
+}
+
+async fn start_grpc(addr: SocketAddr, tls: Option<ReceiverTls>) -> Received {
     let received = Received::default();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .expect("bind receiver");
     let service = TraceServiceServer::new(GrpcReceiver(received.clone()));
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let mut config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&tls.server.certificate, &tls.server.key));
+        if let Some(ca) = &tls.client_ca {
+            config = config.client_ca_root(Certificate::from_pem(ca));
+        }
+        server = server.tls_config(config).expect("receiver TLS");
+    }
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        server
             .add_service(service)
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
             .await
@@ -130,34 +177,7 @@ pub async fn grpc_receiver(addr: SocketAddr) -> Received {
 
 /// Starts an HTTP/protobuf OTLP receiver (`POST /v1/traces`) on `addr`.
 pub async fn http_receiver(addr: SocketAddr) -> Received {
-    let received = Received::default();
-    let state = received.clone();
-    let router = axum::Router::new().route(
-        "/v1/traces",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let state = state.clone();
-            async move {
-                match ExportTraceServiceRequest::decode(body) {
-                    Ok(request) => {
-                        state.push(request);
-                        let response = ExportTraceServiceResponse {
-                            partial_success: None,
-                        };
-                        (
-                            axum::http::StatusCode::OK,
-                            [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")],
-                            response.encode_to_vec(),
-                        )
-                    }
-                    Err(_) => (
-                        axum::http::StatusCode::BAD_REQUEST,
-                        [(axum::http::header::CONTENT_TYPE, "text/plain")],
-                        b"not an ExportTraceServiceRequest".to_vec(),
-                    ),
-                }
-            }
-        }),
-    );
+    let (received, router) = http_router();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .expect("bind receiver");
@@ -165,6 +185,94 @@ pub async fn http_receiver(addr: SocketAddr) -> Received {
         axum::serve(listener, router).await.expect("receiver");
     });
     received
+}
+
+/// Starts an HTTP/protobuf OTLP receiver over TLS (HTTP/1.1, rustls) on `addr`.
+pub async fn http_receiver_tls(addr: SocketAddr, tls: ReceiverTls) -> Received {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certificates: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(tls.server.certificate.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("server certificate");
+    let key = PrivateKeyDer::from_pem_slice(tls.server.key.as_bytes()).expect("server key");
+    let builder = rustls::ServerConfig::builder();
+    let config = match &tls.client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                roots.add(certificate.expect("CA")).expect("CA root");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                .build()
+                .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    }
+    .with_single_cert(certificates, key)
+    .expect("server TLS config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (received, router) = http_router();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind receiver");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let router = router.clone();
+            tokio::spawn(async move {
+                // A client that fails the handshake (wrong CA, no certificate) ends here.
+                let Ok(stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(router);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    received
+}
+
+fn http_router() -> (Received, axum::Router) {
+    let received = Received::default();
+    let state = received.clone();
+    let router = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let state = state.clone();
+                async move {
+                    match ExportTraceServiceRequest::decode(body) {
+                        Ok(request) => {
+                            state.push(&headers, request);
+                            let response = ExportTraceServiceResponse {
+                                partial_success: None,
+                            };
+                            (
+                                axum::http::StatusCode::OK,
+                                [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")],
+                                response.encode_to_vec(),
+                            )
+                        }
+                        Err(_) => (
+                            axum::http::StatusCode::BAD_REQUEST,
+                            [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                            b"not an ExportTraceServiceRequest".to_vec(),
+                        ),
+                    }
+                }
+            },
+        ),
+    );
+    (received, router)
 }
 
 /// A free port on 127.0.0.1 (bound and released: nothing listens on it afterwards).

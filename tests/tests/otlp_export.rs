@@ -77,7 +77,7 @@ async fn export_and_check(obs: teei_obs::Obs, received: Received) {
     for (key, value) in [
         ("service.name", "otlp-test"),
         ("service.version", "9.9.9"),
-        ("deployment.environment", "staging"),
+        ("deployment.environment.name", "staging"),
     ] {
         assert!(
             ok_root

@@ -105,6 +105,7 @@ async fn integration_checks_on_the_default_platform() {
     let received = otlp::grpc_receiver(collector).await;
     let platform = Platform::start(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
         ("OTEL_TRACES_SAMPLER", "always_on".into()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
     ]);

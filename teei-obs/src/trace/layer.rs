@@ -39,7 +39,7 @@ pub(crate) struct SpanState {
     pub(crate) trace_id: u128,
     pub(crate) span_id: u64,
     pub(crate) sampled: bool,
-    pub(crate) trace_state: Option<TraceState>,
+    pub(crate) trace_state: Option<Arc<str>>,
     recording: Option<Box<Recording>>,
 }
 
@@ -174,7 +174,13 @@ impl Core {
             SpanId::from(state.span_id),
             TraceFlags::SAMPLED,
             false,
-            state.trace_state.unwrap_or_default(),
+            // A key the SDK's own check refuses though the W3C grammar allows it (a
+            // 14-character system ID) leaves the exported span without a trace state; it
+            // still travels onward in headers.
+            state
+                .trace_state
+                .and_then(|header| header.parse::<TraceState>().ok())
+                .unwrap_or_default(),
         );
         let recording = *recording;
         self.pipeline.submit(SpanData {

@@ -21,6 +21,10 @@
 mod export;
 mod ids;
 mod layer;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) use otlp::OtlpSettings;
 mod propagation;
 pub(crate) use propagation::{correlation_header, swap_thread_context};
 mod sampler;
@@ -31,13 +35,13 @@ pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
 pub(crate) use layer::Core;
 pub use layer::OtelLayer;
 pub use opentelemetry_sdk::trace::SpanData;
-pub(crate) use propagation::request_ids;
 pub(crate) use propagation::suppress_tracing as suppress_on_this_thread;
 pub use propagation::{
     CAUSATION_HEADER, CORRELATION_HEADER, HeaderCarrier, HeaderReader, MAX_ID_LEN, MessageHeaders,
     RequestContext, correlation_id, current, extract_http, generate_id, inject, inject_http,
-    is_valid_id, is_valid_traceparent,
+    is_valid_id, is_valid_traceparent, is_valid_tracestate_key, is_valid_tracestate_value,
 };
+pub(crate) use propagation::{install_propagators, request_ids};
 pub use sampler::{Root, Sampler, SamplerError};
 pub use subscriber::TeeiSubscriber;
 

@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use opentelemetry::baggage::BaggageExt;
@@ -24,6 +25,62 @@ pub const MAX_ID_LEN: usize = 128;
 
 static TRACE_CONTEXT: LazyLock<TraceContextPropagator> = LazyLock::new(TraceContextPropagator::new);
 static BAGGAGE: LazyLock<BaggagePropagator> = LazyLock::new(BaggagePropagator::new);
+static B3_SINGLE: LazyLock<opentelemetry_propagator_b3::Propagator> = LazyLock::new(|| {
+    opentelemetry_propagator_b3::Propagator::with_encoding(
+        opentelemetry_propagator_b3::B3Encoding::SingleHeader,
+    )
+});
+static B3_MULTI: LazyLock<opentelemetry_propagator_b3::Propagator> = LazyLock::new(|| {
+    opentelemetry_propagator_b3::Propagator::with_encoding(
+        opentelemetry_propagator_b3::B3Encoding::MultipleHeader,
+    )
+});
+static B3_ANY: LazyLock<opentelemetry_propagator_b3::Propagator> = LazyLock::new(|| {
+    opentelemetry_propagator_b3::Propagator::with_encoding(
+        opentelemetry_propagator_b3::B3Encoding::SingleAndMultiHeader,
+    )
+});
+
+const W3C: u8 = 1;
+const BAGGAGE_BIT: u8 = 2;
+const B3_BIT: u8 = 4;
+const B3_MULTI_BIT: u8 = 8;
+
+/// The propagation formats in force, as bits; set by `init` from `OTEL_PROPAGATORS`.
+static FORMATS: AtomicU8 = AtomicU8::new(W3C | BAGGAGE_BIT);
+
+/// Makes `propagators` the formats [`RequestContext::extract`] reads and [`inject`] writes,
+/// and installs the same set as OpenTelemetry's global propagator, so third-party
+/// instrumentation that asks `opentelemetry::global` propagates the same headers.
+pub(crate) fn install_propagators(propagators: &[crate::config::Propagator]) {
+    use crate::config::Propagator;
+    let mut bits = 0;
+    let mut global: Vec<Box<dyn TextMapPropagator + Send + Sync>> = Vec::new();
+    for propagator in propagators {
+        match propagator {
+            Propagator::TraceContext => {
+                bits |= W3C;
+                global.push(Box::new(TraceContextPropagator::new()));
+            }
+            Propagator::Baggage => {
+                bits |= BAGGAGE_BIT;
+                global.push(Box::new(BaggagePropagator::new()));
+            }
+            Propagator::B3 => {
+                bits |= B3_BIT;
+                global.push(Box::new(B3_SINGLE.clone()));
+            }
+            Propagator::B3Multi => {
+                bits |= B3_MULTI_BIT;
+                global.push(Box::new(B3_MULTI.clone()));
+            }
+        }
+    }
+    FORMATS.store(bits, Ordering::Relaxed);
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry::propagation::TextMapCompositePropagator::new(global),
+    );
+}
 
 /// The parent a span continues: a local span or a remote one.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,7 +88,8 @@ pub(crate) struct TraceParent {
     pub(crate) trace_id: u128,
     pub(crate) span_id: u64,
     pub(crate) sampled: bool,
-    pub(crate) trace_state: Option<TraceState>,
+    /// The `tracestate` header value, validated and normalised.
+    pub(crate) trace_state: Option<Arc<str>>,
 }
 
 impl TraceParent {
@@ -40,8 +98,9 @@ impl TraceParent {
             trace_id: u128::from_be_bytes(context.trace_id().to_bytes()),
             span_id: u64::from_be_bytes(context.span_id().to_bytes()),
             sampled: context.is_sampled(),
-            trace_state: Some(context.trace_state().clone())
-                .filter(|state| !state.header().is_empty()),
+            trace_state: Some(context.trace_state().header())
+                .filter(|state| !state.is_empty())
+                .map(Arc::from),
         })
     }
 
@@ -55,7 +114,7 @@ impl TraceParent {
                 opentelemetry::trace::TraceFlags::default()
             },
             true,
-            self.trace_state.clone().unwrap_or_default(),
+            TraceState::default(),
         )
     }
 }
@@ -114,33 +173,26 @@ impl RequestContext {
     /// correlation ID is replaced by a generated one; an unacceptable causation ID is
     /// dropped.
     pub fn extract(carrier: &dyn Extractor) -> Self {
-        // The propagator is lenient where the W3C grammar is not (it accepts a 31-digit
-        // trace ID, for one): only a header that passes the strict check reaches it.
-        let parent = carrier
-            .get("traceparent")
-            .filter(|value| is_valid_traceparent(value))
-            .and_then(|_| {
-                let trace = TRACE_CONTEXT.extract(carrier);
-                let mut parent = TraceParent::from_span_context(trace.span().span_context())?;
-                let members = carrier.get("tracestate").map_or(0, |state| {
-                    state.split(',').filter(|m| !m.trim().is_empty()).count()
-                });
-                if members > MAX_TRACESTATE_MEMBERS {
-                    parent.trace_state = None;
-                }
-                Some(parent)
-            });
+        let formats = FORMATS.load(Ordering::Relaxed);
+        let mut parent = None;
+        if formats & W3C != 0 {
+            parent = w3c_parent(carrier);
+        }
+        if parent.is_none() && formats & (B3_BIT | B3_MULTI_BIT) != 0 {
+            parent = b3_parent(carrier);
+        }
         // Most requests carry no baggage: do not build a context to find that out.
-        let baggage: Arc<[(String, String)]> = if carrier.get("baggage").is_some() {
-            BAGGAGE
-                .extract(carrier)
-                .baggage()
-                .iter()
-                .map(|(key, (value, _))| (key.to_string(), value.to_string()))
-                .collect()
-        } else {
-            Arc::new([])
-        };
+        let baggage: Arc<[(String, String)]> =
+            if formats & BAGGAGE_BIT != 0 && carrier.get("baggage").is_some() {
+                BAGGAGE
+                    .extract(carrier)
+                    .baggage()
+                    .iter()
+                    .map(|(key, (value, _))| (key.to_string(), value.to_string()))
+                    .collect()
+            } else {
+                Arc::new([])
+            };
         let correlation_id = carrier
             .get(CORRELATION_HEADER)
             .filter(|id| is_valid_id(id))
@@ -171,8 +223,8 @@ impl RequestContext {
     pub fn trace_state(&self) -> Option<String> {
         self.parent
             .as_ref()
-            .and_then(|parent| parent.trace_state.as_ref())
-            .map(TraceState::header)
+            .and_then(|parent| parent.trace_state.as_deref())
+            .map(str::to_owned)
     }
 
     /// The remote trace ID in hex, if a valid `traceparent` came along.
@@ -256,9 +308,126 @@ pub(crate) fn request_ids() -> (Option<Arc<str>>, Option<Arc<str>>) {
         .unwrap_or((None, None))
 }
 
-/// The most list members a `tracestate` may have; with more, the W3C specification says
-/// to discard it whole.
+/// The most list members a `tracestate` may have; with more, it is discarded whole.
 const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+/// The non-empty fields of header `name`, each trimmed of optional white space.
+fn fields<'a>(carrier: &'a dyn Extractor, name: &str) -> Vec<&'a str> {
+    carrier
+        .get_all(name)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|field| field.trim_matches([' ', '\t']))
+        .filter(|field| !field.is_empty())
+        .collect()
+}
+
+/// The remote parent of a W3C Trace Context (Level 2 processing model): exactly one
+/// non-empty `traceparent` field that passes the strict grammar, and its `tracestate`.
+fn w3c_parent(carrier: &dyn Extractor) -> Option<TraceParent> {
+    let [traceparent] = fields(carrier, "traceparent")[..] else {
+        return None; // absent, or repeated: invalid, a new trace starts
+    };
+    if !is_valid_traceparent(traceparent) {
+        return None;
+    }
+    let trace_id = u128::from_str_radix(&traceparent[3..35], 16).ok()?;
+    let span_id = u64::from_str_radix(&traceparent[36..52], 16).ok()?;
+    let flags = u8::from_str_radix(&traceparent[53..55], 16).ok()?;
+    Some(TraceParent {
+        trace_id,
+        span_id,
+        sampled: flags & 1 == 1,
+        trace_state: trace_state(&fields(carrier, "tracestate")),
+    })
+}
+
+/// The `tracestate` that `fields` make once combined as HTTP combines repeated fields
+/// (RFC 9110: joined with commas), or `None` when it is empty, has more than 32 list
+/// members, repeats a key, or holds any member that breaks the grammar.
+fn trace_state(fields: &[&str]) -> Option<Arc<str>> {
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    for member in fields
+        .iter()
+        .flat_map(|field| field.split(','))
+        .map(|member| member.trim_matches([' ', '\t']))
+        .filter(|member| !member.is_empty())
+    {
+        let (key, value) = member.split_once('=')?;
+        if !is_valid_tracestate_key(key)
+            || !is_valid_tracestate_value(value)
+            || members.iter().any(|(k, _)| *k == key)
+        {
+            return None;
+        }
+        members.push((key, value));
+        if members.len() > MAX_TRACESTATE_MEMBERS {
+            return None;
+        }
+    }
+    if members.is_empty() {
+        return None;
+    }
+    let mut header = String::new();
+    for (key, value) in members {
+        if !header.is_empty() {
+            header.push(',');
+        }
+        header.push_str(key);
+        header.push('=');
+        header.push_str(value);
+    }
+    Some(header.into())
+}
+
+/// A `tracestate` key: `simple-key` (a lower-case letter, then up to 255 of `a-z0-9_-*/`)
+/// or `tenant@system` (tenant: a letter or digit and up to 240 more, system: a letter and up
+/// to 13 more).
+pub fn is_valid_tracestate_key(key: &str) -> bool {
+    fn rest(part: &str, max: usize) -> bool {
+        part.len() <= max
+            && part.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'_' | b'-' | b'*' | b'/')
+            })
+    }
+    match key.split_once('@') {
+        None => key.as_bytes().first().is_some_and(u8::is_ascii_lowercase) && rest(&key[1..], 255),
+        Some((tenant, system)) => {
+            tenant
+                .as_bytes()
+                .first()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && rest(&tenant[1..], 240)
+                && system
+                    .as_bytes()
+                    .first()
+                    .is_some_and(u8::is_ascii_lowercase)
+                && rest(&system[1..], 13)
+        }
+    }
+}
+
+/// A `tracestate` value: 1 to 256 printable ASCII characters other than `,` and `=`, not
+/// ending in a space.
+pub fn is_valid_tracestate_value(value: &str) -> bool {
+    (1..=256).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
+        && !value.ends_with(' ')
+}
+
+/// The remote parent of B3 headers (single `b3` or the `x-b3-*` set), through the Zipkin
+/// propagator.
+fn b3_parent(carrier: &dyn Extractor) -> Option<TraceParent> {
+    if carrier.get("b3").is_none() && carrier.get("x-b3-traceid").is_none() {
+        return None;
+    }
+    let context = B3_ANY.extract(carrier);
+    TraceParent::from_span_context(context.span().span_context())
+}
 
 /// The remote parent for a root span created now, if a scope provides one.
 pub(crate) fn remote_parent() -> Option<TraceParent> {
@@ -307,12 +476,26 @@ fn outgoing_parent() -> Option<TraceParent> {
 /// The correlation and causation IDs travel unchanged; without a current span or request
 /// context nothing is written for the trace.
 pub fn inject(carrier: &mut dyn Injector) {
-    if let Some(parent) = outgoing_parent() {
+    let formats = FORMATS.load(Ordering::Relaxed);
+    if formats & (W3C | B3_BIT | B3_MULTI_BIT) != 0
+        && let Some(parent) = outgoing_parent()
+    {
         let context = opentelemetry::Context::new().with_remote_span_context(parent.span_context());
-        TRACE_CONTEXT.inject_context(&context, carrier);
+        if formats & W3C != 0 {
+            TRACE_CONTEXT.inject_context(&context, carrier);
+            if let Some(state) = &parent.trace_state {
+                carrier.set("tracestate", state.to_string());
+            }
+        }
+        if formats & B3_BIT != 0 {
+            B3_SINGLE.inject_context(&context, carrier);
+        }
+        if formats & B3_MULTI_BIT != 0 {
+            B3_MULTI.inject_context(&context, carrier);
+        }
     }
     if let Some(context) = current() {
-        if !context.baggage.is_empty() {
+        if formats & BAGGAGE_BIT != 0 && !context.baggage.is_empty() {
             let with_baggage = opentelemetry::Context::new().with_baggage(
                 context
                     .baggage
@@ -454,6 +637,16 @@ impl Extractor for HeaderReader<'_> {
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(http::HeaderName::as_str).collect()
     }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0
+            .get_all(key)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
 }
 
 /// Injects the current context into an outgoing HTTP request's headers.
@@ -505,6 +698,16 @@ impl Extractor for MessageHeaders {
 
     fn keys(&self) -> Vec<&str> {
         self.0.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(key))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        (!values.is_empty()).then_some(values)
     }
 }
 
