@@ -54,10 +54,10 @@ pub fn url(base: u16, service: &str, path: &str) -> String {
 }
 
 /// The configuration every service starts from: the environment (`OTEL_*`, `SENTRY_DSN`,
-/// `LOG_FORMAT`, `RUST_LOG`, …) under the service's own name, with a short drain on
-/// shutdown so the platform stops promptly.
+/// `LOG_FORMAT`, `RUST_LOG`, …) under the service's own name and this crate's version,
+/// with a short drain on shutdown so the platform stops promptly.
 pub fn config(service: &str) -> Result<teei_obs::Config, Error> {
-    Ok(teei_obs::Config::from_env()?
+    Ok(teei_obs::config!()?
         .service_name(service)
         .drain_delay(Duration::from_millis(300)))
 }

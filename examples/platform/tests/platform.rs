@@ -12,6 +12,7 @@
 
 mod common;
 
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use std::time::{Duration, Instant};
 
 use common::{Platform, SERVICES, json};
@@ -165,13 +166,22 @@ async fn integration_checks_on_the_default_platform() {
         trace.iter().all(|s| &s.span.trace_id == trace_id),
         "one trace: {names:?}"
     );
-    // Parent links: the profile service's server span is a child of the gateway's client span.
+    // Parent links: forward → the middleware's client span → the profile service's server span.
     let forward = trace.iter().find(|s| s.span.name == "forward").unwrap();
+    let client = trace
+        .iter()
+        .find(|s| {
+            service_of(s) == "api-gateway"
+                && s.span.kind == SpanKind::Client as i32
+                && s.span.parent_span_id == forward.span.span_id
+        })
+        .unwrap_or_else(|| panic!("no client span under forward: {names:?}"));
+    assert_eq!(client.span.name, "GET");
     let profile_server = trace
         .iter()
         .find(|s| service_of(s) == "unified-profile" && s.span.name == "GET /v1/profile/{id}")
         .unwrap();
-    assert_eq!(profile_server.span.parent_span_id, forward.span.span_id);
+    assert_eq!(profile_server.span.parent_span_id, client.span.span_id);
     let everything = format!("{spans:?}");
     assert!(
         !everything.contains("TOKEN"),

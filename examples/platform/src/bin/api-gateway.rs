@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use teei_obs::{counted, health_check, traced};
@@ -12,11 +12,13 @@ use teei_platform::service::{self, Error};
 
 const NAME: &str = "api-gateway";
 
-/// Where the downstream services listen, and the client that calls them.
+/// Where the downstream services listen, and the client that calls them: reqwest with
+/// teei-obs's middleware, which opens a client span per call and sends its trace context,
+/// baggage and the correlation ID along.
 #[derive(Clone, Debug)]
 struct Downstream {
     base: u16,
-    client: reqwest::Client,
+    client: reqwest_middleware::ClientWithMiddleware,
 }
 
 impl Downstream {
@@ -85,10 +87,10 @@ impl std::fmt::Display for Unreachable {
     }
 }
 
-/// Forwards one request downstream: a client span whose context travels in the
-/// `traceparent` header, with the correlation ID beside it.
+/// Forwards one request downstream; the middleware's client span inside it carries the
+/// trace to the service that owns the route.
 #[counted(duration, objective(success = 99.5, latency = 0.25, within = 95))]
-#[traced(kind = "client", err, fields(peer.service = service, http.request.method = %method))]
+#[traced(err, fields(peer.service = service, http.request.method = %method))]
 async fn forward(
     downstream: &Downstream,
     method: Method,
@@ -96,16 +98,10 @@ async fn forward(
     path: String,
     body: Bytes,
 ) -> Result<Response, Unreachable> {
-    let mut headers = HeaderMap::new();
-    teei_obs::trace::inject_http(&mut headers);
-    headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
     let response = downstream
         .client
         .request(method, service::url(downstream.base, service, &path))
-        .headers(headers)
+        .header(header::CONTENT_TYPE, "application/json")
         .body(body)
         .send()
         .await
@@ -146,9 +142,13 @@ async fn relay(
 async fn main() -> Result<(), Error> {
     let downstream = Downstream {
         base: service::base_port()?,
-        client: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .build()?,
+        client: reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?,
+        )
+        .with(teei_obs::client::ClientMiddleware::default())
+        .build(),
     };
     let obs = teei_obs::init(service::config(NAME)?.provide(downstream.clone()))?;
     if service::generate_ops_if_asked(&obs)? {
