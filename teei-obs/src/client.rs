@@ -145,8 +145,13 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let span = client_span(request.method(), request.uri());
         inject(&span, request.headers_mut());
-        let inner = span.in_scope(|| self.inner.call(request));
-        ClientFuture { inner, span }
+        // A tonic interceptor or other OpenTelemetry-API code below sees the client span.
+        let otel = crate::trace::otel_context_of(&span);
+        let inner = span.in_scope(|| {
+            let _otel = otel.clone().map(opentelemetry::Context::attach);
+            self.inner.call(request)
+        });
+        ClientFuture { inner, span, otel }
     }
 }
 
@@ -158,6 +163,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         span: tracing::Span,
+        otel: Option<opentelemetry::Context>,
     }
 }
 
@@ -171,6 +177,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
+        let _otel = this.otel.clone().map(opentelemetry::Context::attach);
         let result = std::task::ready!(this.inner.poll(cx));
         match &result {
             Ok(response) => record_status(this.span, response.status()),

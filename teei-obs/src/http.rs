@@ -42,6 +42,8 @@ pub struct TraceLayer {
 }
 
 #[derive(Debug, Default)]
+// Service name, flag and redactor are read for Sentry's per-request hub only.
+#[cfg_attr(not(feature = "sentry"), allow(dead_code))]
 struct Shared {
     service: String,
     /// Whether `init` set up error tracking: only then is a Sentry hub made per request.
@@ -301,6 +303,7 @@ where
             InFlight::new(route)
         });
         // A Sentry hub of its own: this request's breadcrumbs stay with this request.
+        #[cfg(feature = "sentry")]
         let hub = (shared.sentry && crate::errors::enabled()).then(|| {
             crate::errors::request_hub(
                 &context,
@@ -330,17 +333,20 @@ where
             error.type = tracing::field::Empty,
             otel.status_description = tracing::field::Empty,
         );
+        #[cfg(not(feature = "sentry"))]
+        let hub = NoHub;
+        // OpenTelemetry-API instrumentation in the handler sees the server span as current.
+        let otel = crate::trace::otel_context_of(&span);
         let inner = {
             let _entered = span.enter();
-            match &hub {
-                Some(hub) => sentry::Hub::run(hub.clone(), || self.inner.call(request)),
-                None => self.inner.call(request),
-            }
+            let _otel = otel.clone().map(opentelemetry::Context::attach);
+            run_in(&hub, || self.inner.call(request))
         };
         drop(scope);
         ResponseFuture {
             inner,
             span,
+            otel,
             context,
             hub,
             metrics,
@@ -348,6 +354,32 @@ where
             correlation,
         }
     }
+}
+
+/// The request's own Sentry hub, if error tracking is on.
+#[cfg(feature = "sentry")]
+type RequestHub = Option<std::sync::Arc<sentry::Hub>>;
+
+/// Without the `sentry` feature there is no hub.
+#[cfg(not(feature = "sentry"))]
+type RequestHub = NoHub;
+
+#[cfg(not(feature = "sentry"))]
+#[derive(Debug)]
+struct NoHub;
+
+/// Runs `f` with `hub` as the current Sentry hub.
+#[cfg(feature = "sentry")]
+fn run_in<R>(hub: &RequestHub, f: impl FnOnce() -> R) -> R {
+    match hub {
+        Some(hub) => sentry::Hub::run(hub.clone(), f),
+        None => f(),
+    }
+}
+
+#[cfg(not(feature = "sentry"))]
+fn run_in<R>(_: &RequestHub, f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 /// Makes a request's context current on this thread until dropped (panics included).
@@ -393,8 +425,9 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         span: tracing::Span,
+        otel: Option<opentelemetry::Context>,
         context: Option<crate::trace::RequestContext>,
-        hub: Option<std::sync::Arc<sentry::Hub>>,
+        hub: RequestHub,
         metrics: Option<InFlight>,
         started: quanta::Instant,
         correlation: Option<axum::http::HeaderValue>,
@@ -415,11 +448,9 @@ where
         let this = self.project();
         let _entered = this.span.enter();
         let polled = {
+            let _otel = this.otel.clone().map(opentelemetry::Context::attach);
             let _scope = ThreadContext::enter(this.context);
-            match this.hub {
-                Some(hub) => sentry::Hub::run(hub.clone(), || this.inner.poll(cx)),
-                None => this.inner.poll(cx),
-            }
+            run_in(this.hub, || this.inner.poll(cx))
         };
         let std::task::Poll::Ready(mut result) = polled else {
             return std::task::Poll::Pending;

@@ -1,3 +1,4 @@
+#![cfg_attr(docsrs, feature(doc_cfg))]
 //! Observability for Rust services from attributes: one annotation gives a function its
 //! metrics, one [`init`] serves them.
 //!
@@ -26,6 +27,13 @@
 //! let _router: axum::Router = obs.router();
 //! ```
 //!
+//! # Features
+//!
+//! `default-features = false` still builds a service with `/metrics`, the four `/health`
+//! endpoints, logs, the in-memory span sink and propagation; each feature adds an edge:
+//!
+#![doc = document_features::document_features!()]
+//!
 //! # How it works
 //!
 //! The macros expand each annotated function into the function itself, wrapped, and a
@@ -51,6 +59,8 @@
 
 pub mod client;
 pub mod config;
+#[cfg(feature = "sentry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
 pub mod errors;
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
@@ -150,6 +160,7 @@ pub struct Obs {
     logs: log::LogOutput,
     subscriber_installed: bool,
     health: Arc<health::HealthManager>,
+    #[cfg(feature = "sentry")]
     error_tracking: Option<Arc<errors::ErrorTracking>>,
     http_metrics: Arc<http::HttpMetrics>,
     standard_metrics: metrics::StandardMetrics,
@@ -193,6 +204,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     )?;
     registry.register(Box::new(scheduling_delay.clone()))?;
     metrics::start_scheduling_delay_probe(scheduling_delay);
+    #[cfg(feature = "sentry")]
     let error_tracking = match &config.sentry {
         Some(settings) => Some(Arc::new(errors::init(settings, &config, &registry)?)),
         None => None,
@@ -210,6 +222,11 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     let core = trace::Core::new(
         config.effective_sampler(),
         pipeline.clone(),
+        config.redactor.clone(),
+    );
+    trace::install_tracer_provider(
+        pipeline.clone(),
+        config.effective_sampler(),
         config.redactor.clone(),
     );
     let logs = log::LogOutput {
@@ -253,6 +270,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         logs,
         subscriber_installed,
         health,
+        #[cfg(feature = "sentry")]
         error_tracking,
         http_metrics,
         standard_metrics,
@@ -435,7 +453,7 @@ impl Obs {
             &self.config.service_name,
             self.config.redactor.clone(),
             self.http_metrics.clone(),
-            self.error_tracking.is_some(),
+            self.error_tracking_enabled(),
         )
     }
 
@@ -473,6 +491,7 @@ impl Obs {
     /// (default 5 s) even when the collector is unreachable. Blocking; safe on any runtime.
     pub fn shutdown(&self) -> Result<(), trace::FlushError> {
         let spans = self.pipeline.shutdown(self.config.shutdown_timeout);
+        #[cfg(feature = "sentry")]
         if let Some(tracking) = &self.error_tracking {
             // Sentry's own bound (2 s): it keeps its own promise even when spans did not.
             let _ = tracking.flush(std::time::Duration::from_secs(2));
@@ -480,11 +499,32 @@ impl Obs {
         spans
     }
 
-    /// Sends the queued Sentry events, waiting at most `timeout`; `true` when all went.
+    /// Sends the queued Sentry events, waiting at most `timeout`; `true` when all went
+    /// (always, without error tracking).
     pub fn flush_errors(&self, timeout: std::time::Duration) -> bool {
-        self.error_tracking
-            .as_ref()
-            .is_none_or(|tracking| tracking.flush(timeout))
+        #[cfg(feature = "sentry")]
+        {
+            self.error_tracking
+                .as_ref()
+                .is_none_or(|tracking| tracking.flush(timeout))
+        }
+        #[cfg(not(feature = "sentry"))]
+        {
+            let _ = timeout;
+            true
+        }
+    }
+
+    /// Whether `init` set up error tracking (a `SENTRY_DSN` with the `sentry` feature).
+    pub fn error_tracking_enabled(&self) -> bool {
+        #[cfg(feature = "sentry")]
+        {
+            self.error_tracking.is_some()
+        }
+        #[cfg(not(feature = "sentry"))]
+        {
+            false
+        }
     }
 }
 

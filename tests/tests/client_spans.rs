@@ -100,7 +100,19 @@ async fn start_caller(callee: SocketAddr) -> SocketAddr {
             }
         }
     };
+    // Instrumentation that speaks the OpenTelemetry API, not `tracing`.
+    let otel_api = || async {
+        use opentelemetry::trace::{Tracer, TracerProvider};
+        let tracer = opentelemetry::global::tracer_provider().tracer("third-party");
+        tracer.in_span("raw-otel-span", |_cx| {});
+        let mut headers = std::collections::HashMap::new();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&opentelemetry::Context::current(), &mut headers)
+        });
+        headers.get("traceparent").cloned().unwrap_or_default()
+    };
     let router = axum::Router::new()
+        .route("/otel-api", get(otel_api))
         .route("/reqwest/{code}", get(via_reqwest))
         .route("/tower", get(via_tower))
         .route("/nowhere", get(to_nowhere))
@@ -267,4 +279,42 @@ async fn the_tower_layer_on_a_hyper_client_makes_the_same_hop() {
         attribute(client, "http.response.status_code").as_deref(),
         Some("200")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opentelemetry_api_instrumentation_continues_the_request_trace() {
+    let callee = start_callee().await;
+    let caller = start_caller(callee).await;
+    let response = request_with_headers(
+        caller,
+        "GET",
+        "/otel-api",
+        &[("x-correlation-id", "otel-api")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status, 200);
+    obs().flush().unwrap();
+    let spans = obs().recent_spans();
+    let server = spans
+        .iter()
+        .find(|s| attribute(s, "correlation.id").as_deref() == Some("otel-api"))
+        .expect("the server span");
+    // The global propagator injected the server span's context.
+    assert_eq!(
+        response.body,
+        format!(
+            "00-{}-{}-01",
+            server.span_context.trace_id(),
+            server.span_context.span_id()
+        )
+    );
+    // The global tracer's span went through teei-obs's pipeline, as the server span's child.
+    let raw = spans
+        .iter()
+        .find(|s| s.name == "raw-otel-span")
+        .expect("the OpenTelemetry-API span was exported");
+    assert_eq!(raw.span_context.trace_id(), server.span_context.trace_id());
+    assert_eq!(raw.parent_span_id, server.span_context.span_id());
+    assert!(!raw.parent_span_is_remote);
 }

@@ -149,36 +149,11 @@ impl OtlpTls {
 
 /// Configuration of [`init`](crate::init).
 ///
-/// Every variable that is read, with its default (`_TRACES_` forms win over the general
-/// ones, as the OpenTelemetry specification says):
+/// # Environment
 ///
-/// | variable | meaning | default |
-/// |---|---|---|
-/// | `OTEL_SERVICE_NAME` | `service.name` | `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else the crate name with [`config!`](crate::config!), else `unknown_service` |
-/// | `SERVICE_VERSION` | `service.version`, Sentry release | `service.version` of `OTEL_RESOURCE_ATTRIBUTES`, else the calling crate's version with [`config!`](crate::config!), else none |
-/// | `DEPLOYMENT_ENVIRONMENT` | `deployment.environment.name`; `production` lowers default sampling | `deployment.environment.name` of `OTEL_RESOURCE_ATTRIBUTES`, else `development` |
-/// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-decoded) added to the resource, under the three above | none |
-/// | `OTEL_SDK_DISABLED` | `true`: no span leaves the process (metrics and health still served) | `false` |
-/// | `OTEL_TRACES_EXPORTER` | `otlp`, `console`, `memory`, `none` | `otlp` if an endpoint is set, else `memory` |
-/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | collector base URL (`http://` or `https://`; for gRPC also `host:port`) | none; `http://localhost:4318` (or `:4317` for gRPC) with `OTEL_TRACES_EXPORTER=otlp` |
-/// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full traces URL, used as is | none |
-/// | `OTEL_EXPORTER_OTLP_PROTOCOL`, `…_TRACES_PROTOCOL` | `http/protobuf` or `grpc` | `http/protobuf` |
-/// | `OTEL_EXPORTER_OTLP_HEADERS`, `…_TRACES_HEADERS` | `key=value,…` sent with every export (percent-decoded; values never logged) | none |
-/// | `OTEL_EXPORTER_OTLP_COMPRESSION`, `…_TRACES_COMPRESSION` | `gzip` or `none` | `none` |
-/// | `OTEL_EXPORTER_OTLP_CERTIFICATE`, `…_TRACES_CERTIFICATE` | PEM file of the CA(s) trusted for the collector | the system's roots |
-/// | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `…_TRACES_CLIENT_CERTIFICATE` | PEM client certificate chain (mutual TLS) | none |
-/// | `OTEL_EXPORTER_OTLP_CLIENT_KEY`, `…_TRACES_CLIENT_KEY` | PEM private key of the client certificate | none |
-/// | `OTEL_EXPORTER_OTLP_INSECURE`, `…_TRACES_INSECURE` | `true`: a gRPC `host:port` endpoint without scheme uses plain text | `false` (TLS) |
-/// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `…_TRACES_TIMEOUT` | export timeout, ms | 10000 |
-/// | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `b3`, `b3multi`, `none`, comma-separated | `tracecontext,baggage` |
-/// | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | head sampler | parent-based, 10 % in production, 100 % otherwise |
-/// | `OTEL_BSP_MAX_QUEUE_SIZE` | spans waiting for export before new ones are dropped | 2048 |
-/// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per export call | 512 |
-/// | `OTEL_BSP_SCHEDULE_DELAY` | ms between exports | 5000 |
-/// | `RUST_LOG` | level filter, `target=level` directives | `info` |
-/// | `LOG_FORMAT` | `json` or `pretty` | `json` in production, else `pretty` |
-/// | `SENTRY_DSN` | Sentry project DSN; absent disables error tracking | none |
-/// | `SENTRY_SAMPLE_RATE`, `SENTRY_TRACES_SAMPLE_RATE` | 0..=1 | 1, 0 |
+#[doc = include_str!("../../../docs/configuration.md")]
+///
+/// # Example
 ///
 /// ```
 /// use teei_obs::config::{Config, TraceExport};
@@ -222,6 +197,7 @@ pub struct Config {
     pub(crate) log_format: Option<crate::log::LogFormat>,
     pub(crate) redactor: crate::redact::Redactor,
     pub(crate) capture_logs: bool,
+    #[cfg(feature = "sentry")]
     pub(crate) sentry: Option<crate::errors::SentrySettings>,
 }
 
@@ -260,6 +236,7 @@ impl Config {
             log_format: None,
             redactor: crate::redact::Redactor::default(),
             capture_logs: false,
+            #[cfg(feature = "sentry")]
             sentry: None,
         }
     }
@@ -363,6 +340,15 @@ impl Config {
             config.log_filter = filter;
         }
 
+        #[cfg(not(feature = "sentry"))]
+        if let Some(dsn) = env.var("SENTRY_DSN") {
+            return Err(invalid(
+                "SENTRY_DSN",
+                dsn,
+                "no value: this build of teei-obs has no `sentry` feature",
+            ));
+        }
+        #[cfg(feature = "sentry")]
         if let Some(dsn) = env.var("SENTRY_DSN") {
             let rate = |name: &'static str, default: f32| -> Result<f32, InitError> {
                 match env.var(name) {
@@ -543,6 +529,8 @@ impl Config {
     }
 
     /// Sends errors to Sentry at `dsn` (as `SENTRY_DSN` would).
+    #[cfg(feature = "sentry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
     pub fn sentry_dsn(mut self, dsn: &str) -> Result<Self, InitError> {
         let dsn = dsn.parse().map_err(|_| InitError::InvalidEnv {
             variable: "SENTRY_DSN",

@@ -294,6 +294,10 @@ fn export_loop<E: SpanExporter>(
     settings: QueueSettings,
     metrics: &PipelineMetrics,
 ) {
+    // A collector that is down or untrusted fails every batch: say so once per interval,
+    // with how many failed since, not once per batch.
+    let reported = std::cell::Cell::new(None::<Instant>);
+    let unreported = std::cell::Cell::new(0u64);
     let export = |batch: &mut Vec<SpanData>| {
         if batch.is_empty() {
             return;
@@ -318,7 +322,20 @@ fn export_loop<E: SpanExporter>(
         };
         metrics.failures.inc();
         metrics.drop_spans("export_failed", count);
-        tracing::warn!(error = %failure, spans = count, "span export failed");
+        unreported.set(unreported.get() + 1);
+        if reported
+            .get()
+            .is_none_or(|at| at.elapsed() >= settings.delay)
+        {
+            let failures = unreported.replace(0);
+            reported.set(Some(Instant::now()));
+            tracing::warn!(
+                error = %failure,
+                spans = count,
+                failures,
+                "span export failed ({failures} failed export call(s) since the last report)"
+            );
+        }
     };
     let drain = |batch: &mut Vec<SpanData>| {
         while let Ok(span) = spans.try_recv() {

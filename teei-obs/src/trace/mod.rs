@@ -19,6 +19,8 @@
 //! the metrics the pipeline exports.
 
 mod export;
+mod global;
+pub(crate) use global::{context_of as otel_context_of, install_tracer_provider};
 mod ids;
 mod layer;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -35,6 +37,7 @@ pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
 pub(crate) use layer::Core;
 pub use layer::OtelLayer;
 pub use opentelemetry_sdk::trace::SpanData;
+#[cfg(feature = "sentry")]
 pub(crate) use propagation::suppress_tracing as suppress_on_this_thread;
 pub use propagation::{
     CAUSATION_HEADER, CORRELATION_HEADER, HeaderCarrier, HeaderReader, MAX_ID_LEN, MessageHeaders,

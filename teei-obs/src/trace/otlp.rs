@@ -54,10 +54,6 @@ impl OtlpSettings {
         built.map_err(|error| format!("{}: {error}", self.endpoint))
     }
 
-    fn is_https(&self) -> bool {
-        self.endpoint.starts_with("https://")
-    }
-
     #[cfg(feature = "otlp-grpc")]
     fn build_grpc(&self) -> Result<opentelemetry_otlp::SpanExporter, String> {
         use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
@@ -80,7 +76,7 @@ impl OtlpSettings {
         if self.compression == Compression::Gzip {
             builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
         }
-        if self.is_https() {
+        if self.endpoint.starts_with("https://") {
             let mut tls = ClientTlsConfig::new();
             tls = match &self.tls.ca {
                 Some(ca) => tls.ca_certificate(Certificate::from_pem(ca)),

@@ -104,6 +104,24 @@ impl TraceParent {
         })
     }
 
+    /// As the context of a span of this process (for OpenTelemetry's current `Context`).
+    pub(crate) fn local_span_context(&self) -> SpanContext {
+        SpanContext::new(
+            self.trace_id.into(),
+            self.span_id.into(),
+            if self.sampled {
+                opentelemetry::trace::TraceFlags::SAMPLED
+            } else {
+                opentelemetry::trace::TraceFlags::default()
+            },
+            false,
+            self.trace_state
+                .as_deref()
+                .and_then(|state| state.parse().ok())
+                .unwrap_or_default(),
+        )
+    }
+
     fn span_context(&self) -> SpanContext {
         SpanContext::new(
             self.trace_id.into(),
@@ -454,9 +472,9 @@ pub(crate) fn suppress_tracing() {
     SUPPRESSED.with(|suppressed| suppressed.set(true));
 }
 
-/// The trace context to send onward: the current span's, else the remote parent's.
-fn outgoing_parent() -> Option<TraceParent> {
-    let local = tracing::Span::current().with_subscriber(|(id, dispatch)| {
+/// The trace context of `span` as a parent, when teei-obs's subscriber or layer records it.
+pub(crate) fn parent_of_span(span: &tracing::Span) -> Option<TraceParent> {
+    span.with_subscriber(|(id, dispatch)| {
         if let Some(subscriber) = dispatch.downcast_ref::<super::TeeiSubscriber>() {
             return subscriber.parent_of(id);
         }
@@ -464,9 +482,13 @@ fn outgoing_parent() -> Option<TraceParent> {
         let span = registry.span(id)?;
         let extensions = span.extensions();
         extensions.get::<SpanState>().map(SpanState::as_parent)
-    });
-    local
-        .flatten()
+    })
+    .flatten()
+}
+
+/// The trace context to send onward: the current span's, else the remote parent's.
+fn outgoing_parent() -> Option<TraceParent> {
+    parent_of_span(&tracing::Span::current())
         .or_else(|| current().and_then(|context| context.parent))
 }
 

@@ -273,6 +273,7 @@ impl Subscriber for TeeiSubscriber {
                 }
             }
         }
+        #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
         let (message, fields) = self.log.write(
             event,
             LineContext {
@@ -281,6 +282,7 @@ impl Subscriber for TeeiSubscriber {
                 span_fields: &span_fields,
             },
         );
+        #[cfg(feature = "sentry")]
         if crate::errors::enabled() {
             let metadata = event.metadata();
             crate::errors::observe(
