@@ -370,11 +370,60 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
+/// One request through `Obs::layer()` against the bare handler, driven in-process on a
+/// current-thread runtime (no socket: the layer's own cost, not the network's), with and
+/// without the OpenTelemetry-API bridge (`Config::opentelemetry_api`).
+fn requests(c: &mut Criterion) {
+    use teei_obs::trace::{Root, Sampler};
+    use tower::{Layer, ServiceExt};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let handler = tower::service_fn(|_request: axum::http::Request<axum::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(axum::http::Response::new(axum::body::Body::empty()))
+    });
+    let request = || {
+        axum::http::Request::get("/orders")
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let mut group = c.benchmark_group("request");
+    group.bench_function("bare", |b| {
+        b.iter(|| runtime.block_on(handler.clone().oneshot(request())))
+    });
+    for (name, sampler, api) in [
+        ("layer_unsampled", Sampler::ParentBased(Root::AlwaysOff), true),
+        (
+            "layer_unsampled_without_otel_api",
+            Sampler::ParentBased(Root::AlwaysOff),
+            false,
+        ),
+        ("layer_sampled", Sampler::AlwaysOn, true),
+        ("layer_sampled_without_otel_api", Sampler::AlwaysOn, false),
+    ] {
+        let obs = teei_obs::init(
+            teei_obs::Config::new("bench")
+                .install_subscriber(false)
+                .sampler(sampler)
+                .opentelemetry_api(api)
+                .span_exporter(|| Noop),
+        )
+        .expect("init");
+        let layered = obs.layer().layer(handler.clone());
+        tracing::subscriber::with_default(obs.subscriber(), || {
+            group.bench_function(name, |b| {
+                b.iter(|| runtime.block_on(layered.clone().oneshot(request())))
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = per_call, contended, spans, logs, render
+    targets = per_call, contended, spans, logs, render, requests
 }
 criterion_main!(benches);

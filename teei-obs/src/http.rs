@@ -50,6 +50,8 @@ struct Shared {
     sentry: bool,
     redactor: crate::redact::Redactor,
     metrics: Option<std::sync::Arc<HttpMetrics>>,
+    /// Whether the server span is made OpenTelemetry's current `Context`.
+    opentelemetry_api: bool,
 }
 
 impl TraceLayer {
@@ -63,6 +65,7 @@ impl TraceLayer {
         redactor: crate::redact::Redactor,
         metrics: std::sync::Arc<HttpMetrics>,
         sentry: bool,
+        opentelemetry_api: bool,
     ) -> Self {
         TraceLayer {
             shared: std::sync::Arc::new(Shared {
@@ -70,6 +73,7 @@ impl TraceLayer {
                 sentry,
                 redactor,
                 metrics: Some(metrics),
+                opentelemetry_api,
             }),
         }
     }
@@ -336,7 +340,10 @@ where
         #[cfg(not(feature = "sentry"))]
         let hub = NoHub;
         // OpenTelemetry-API instrumentation in the handler sees the server span as current.
-        let otel = crate::trace::otel_context_of(&span);
+        let otel = shared
+            .opentelemetry_api
+            .then(|| crate::trace::otel_context_of(&span))
+            .flatten();
         let inner = {
             let _entered = span.enter();
             let _otel = otel.clone().map(opentelemetry::Context::attach);

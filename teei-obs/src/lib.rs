@@ -224,11 +224,13 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         pipeline.clone(),
         config.redactor.clone(),
     );
-    trace::install_tracer_provider(
-        pipeline.clone(),
-        config.effective_sampler(),
-        config.redactor.clone(),
-    );
+    if config.opentelemetry_api {
+        trace::install_tracer_provider(
+            pipeline.clone(),
+            config.effective_sampler(),
+            config.redactor.clone(),
+        );
+    }
     let logs = log::LogOutput {
         format: config.effective_log_format(),
         service: config.service_name.clone(),
@@ -454,6 +456,7 @@ impl Obs {
             self.config.redactor.clone(),
             self.http_metrics.clone(),
             self.error_tracking_enabled(),
+            self.config.opentelemetry_api,
         )
     }
 

@@ -250,6 +250,19 @@ fn http_router() -> (Received, axum::Router) {
             move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
                 let state = state.clone();
                 async move {
+                    let gzip = headers
+                        .get(axum::http::header::CONTENT_ENCODING)
+                        .is_some_and(|encoding| encoding == "gzip");
+                    let body = if gzip {
+                        use std::io::Read;
+                        let mut inflated = Vec::new();
+                        match flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut inflated) {
+                            Ok(_) => axum::body::Bytes::from(inflated),
+                            Err(_) => axum::body::Bytes::new(),
+                        }
+                    } else {
+                        body
+                    };
                     match ExportTraceServiceRequest::decode(body) {
                         Ok(request) => {
                             state.push(&headers, request);

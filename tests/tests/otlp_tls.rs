@@ -351,3 +351,47 @@ fn a_missing_or_wrong_certificate_file_is_an_init_error_naming_variable_and_path
     .to_string();
     assert!(error.contains("OTEL_EXPORTER_OTLP_CLIENT_KEY"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_compression_reaches_the_receiver_compressed() {
+    let ca = TestCa::generate("gzip CA");
+    let addr = free_port();
+    let received = http_receiver_tls(
+        addr,
+        ReceiverTls {
+            server: ca.server.clone(),
+            client_ca: None,
+        },
+    )
+    .await;
+    let obs = teei_obs::init(
+        config(vec![
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("https://localhost:{}", addr.port()),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                ca.path("ca.pem").display().to_string(),
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip".into()),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    emit(&obs, 2);
+    obs.flush().unwrap();
+    let spans = received
+        .wait_for(Duration::from_secs(10), |spans| spans.len() >= 2)
+        .await;
+    assert_eq!(spans.len(), 2);
+    for request in received.headers() {
+        assert!(
+            request
+                .iter()
+                .any(|(n, v)| n == "content-encoding" && v == "gzip"),
+            "{request:?}"
+        );
+    }
+    obs.shutdown().unwrap();
+}

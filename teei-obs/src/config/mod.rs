@@ -177,6 +177,7 @@ pub struct Config {
     pub(crate) resource_attributes: Vec<(String, String)>,
     pub(crate) sdk_disabled: bool,
     pub(crate) propagators: Vec<Propagator>,
+    pub(crate) opentelemetry_api: bool,
     pub(crate) sampler: Option<Sampler>,
     pub(crate) traces: Option<TraceExport>,
     pub(crate) otlp_headers: Vec<(String, String)>,
@@ -216,6 +217,7 @@ impl Config {
             resource_attributes: Vec::new(),
             sdk_disabled: false,
             propagators: DEFAULT_PROPAGATORS.to_vec(),
+            opentelemetry_api: true,
             sampler: None,
             traces: None,
             otlp_headers: Vec::new(),
@@ -341,10 +343,10 @@ impl Config {
         }
 
         #[cfg(not(feature = "sentry"))]
-        if let Some(dsn) = env.var("SENTRY_DSN") {
+        if env.var("SENTRY_DSN").is_some() {
             return Err(invalid(
                 "SENTRY_DSN",
-                dsn,
+                "<hidden>".to_owned(),
                 "no value: this build of teei-obs has no `sentry` feature",
             ));
         }
@@ -452,6 +454,16 @@ impl Config {
     /// correlation and causation IDs.
     pub fn propagators(mut self, propagators: impl IntoIterator<Item = Propagator>) -> Self {
         self.propagators = propagators.into_iter().collect();
+        self
+    }
+
+    /// Whether instrumentation written against the OpenTelemetry API joins teei-obs's
+    /// traces (on by default): `init` installs a global tracer provider exporting through
+    /// the same pipeline, and each request's server span (and each client span of
+    /// [`ClientLayer`](crate::client::ClientLayer)) is OpenTelemetry's current `Context`
+    /// while it runs. Off saves a small per-request cost (see `docs/performance.md`).
+    pub fn opentelemetry_api(mut self, enabled: bool) -> Self {
+        self.opentelemetry_api = enabled;
         self
     }
 
