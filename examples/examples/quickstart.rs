@@ -91,7 +91,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds = option("--seconds")?;
     let inventory = Arc::new(Mutex::new(Inventory { stock: 20 }));
     let obs = teei_obs::init(
-        teei_obs::Config::from_env()?
+        // The environment (OTEL_*, SENTRY_DSN, …) with this crate's version as the
+        // service version.
+        teei_obs::config!()?
             .service_name("quickstart")
             .provide(Shop(inventory.clone()))
             .drain_delay(Duration::from_secs(1)),
