@@ -212,6 +212,7 @@ fn spans(c: &mut Criterion) {
         teei_obs::Config::new("bench")
             .install_subscriber(false)
             .log_filter("warn")
+            .traces_filter("warn")
             .span_exporter(|| Noop),
     )
     .expect("init");

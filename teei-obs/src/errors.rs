@@ -95,6 +95,57 @@ pub(crate) fn init(
     })
 }
 
+/// The Sentry capture as a `tracing_subscriber` layer, for a `Registry` of your own
+/// ([`Obs::sentry_layer`](crate::Obs::sentry_layer); [`Obs::layers`](crate::Obs::layers)
+/// has it with its `RUST_LOG` filter): ERROR events become Sentry events and INFO/WARN
+/// events breadcrumbs, exactly as with `init`'s subscriber. Does nothing while no Sentry
+/// client runs.
+#[derive(Clone, Debug)]
+pub struct SentryLayer {
+    redactor: Redactor,
+}
+
+impl SentryLayer {
+    pub(crate) fn new(redactor: Redactor) -> Self {
+        SentryLayer { redactor }
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for SentryLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        crate::trace::store_span_fields(attrs, id, &ctx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        crate::trace::record_span_fields(id, values, &ctx);
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if !enabled() {
+            return;
+        }
+        let span_fields = crate::trace::scope_fields(event, &ctx);
+        let prepared = crate::log::prepare(&self.redactor, event, &span_fields);
+        observe(
+            &prepared,
+            crate::trace::registry_trace_ids(event).map(|ids| ids.0),
+        );
+    }
+}
+
 /// Sets the user of the current request (or of the process, outside requests).
 pub fn set_user(id: &str, company_id: Option<&str>, role: Option<&str>) {
     sentry::configure_scope(|scope| {
@@ -169,13 +220,9 @@ pub(crate) fn request_hub(
 }
 
 /// Turns a log event into a Sentry event (ERROR) or a breadcrumb (INFO, WARN).
-pub(crate) fn observe(
-    level: tracing::Level,
-    target: &str,
-    message: &str,
-    fields: &serde_json::Map<String, serde_json::Value>,
-    trace_id: Option<u128>,
-) {
+pub(crate) fn observe(event: &crate::log::Prepared, trace_id: Option<u128>) {
+    let (level, target, message, fields) =
+        (event.level, &event.target, &event.message, &event.fields);
     if level == tracing::Level::ERROR {
         let mut event = Event {
             level: Level::Error,

@@ -71,6 +71,7 @@ pub mod metrics;
 pub mod ops;
 pub mod redact;
 pub mod registry;
+mod time;
 pub mod trace;
 
 use std::fmt;
@@ -103,6 +104,14 @@ pub enum InitError {
         value: String,
         /// What would have been accepted.
         expected: &'static str,
+    },
+    /// `RUST_LOG` or `OTEL_TRACES_FILTER` holds a directive that cannot be parsed.
+    #[error("invalid value for {variable}: {problem}")]
+    InvalidFilter {
+        /// The variable.
+        variable: &'static str,
+        /// The parser's message.
+        problem: String,
     },
     /// Prometheus refused a collector.
     #[error("cannot register metrics: {0}")]
@@ -156,7 +165,7 @@ pub struct Obs {
     functions: usize,
     pipeline: Arc<trace::Pipeline>,
     core: trace::Core,
-    filter: tracing_subscriber::filter::Targets,
+    filters: trace::Filters,
     logs: log::LogOutput,
     subscriber_installed: bool,
     health: Arc<health::HealthManager>,
@@ -184,11 +193,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     let registry = prometheus::Registry::new();
     registry.register(Box::new(metrics::FunctionCollector::new(entries)?))?;
 
-    let filter = trace::parse_filter(&config.log_filter).map_err(|_| InitError::InvalidEnv {
-        variable: "RUST_LOG",
-        value: config.log_filter.clone(),
-        expected: "comma-separated `level` or `target=level` directives",
-    })?;
+    let filters = trace::Filters::parse(&config.log_filter, &config.traces_filter)?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
     trace::install_propagators(&config.propagators);
     let http_metrics = Arc::new(http::HttpMetrics::new(&registry)?);
@@ -244,12 +249,16 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         },
     };
     let subscriber_installed = config.install_subscriber
-        && tracing::subscriber::set_global_default(trace::TeeiSubscriber::new(
-            core.clone(),
-            filter.clone(),
-            logs.clone(),
+        && tracing::subscriber::set_global_default(make_subscriber(
+            &core,
+            &filters,
+            &logs,
+            &config.redactor,
         ))
         .is_ok();
+    if config.log_bridge {
+        install_log_bridge(&filters);
+    }
     if config.install_subscriber && !subscriber_installed {
         tracing::warn!(
             "a global tracing subscriber was already installed; teei-obs spans go through it"
@@ -268,7 +277,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         functions,
         pipeline,
         core,
-        filter,
+        filters,
         logs,
         subscriber_installed,
         health,
@@ -312,6 +321,62 @@ fn build_pipeline(
         TraceExport::Memory => trace::Pipeline::memory(config.memory_capacity, metrics),
         TraceExport::None => trace::Pipeline::off(metrics),
     })
+}
+
+/// `init`'s subscriber: the fast one for plain log directives, a `Registry` with the
+/// layers otherwise.
+fn make_subscriber(
+    core: &trace::Core,
+    filters: &trace::Filters,
+    logs: &log::LogOutput,
+    redactor: &redact::Redactor,
+) -> trace::TeeiSubscriber {
+    use tracing_subscriber::layer::SubscriberExt;
+    match filters.log.targets() {
+        Some(targets) => trace::TeeiSubscriber::fast(
+            core.clone(),
+            targets.clone(),
+            filters.traces.clone(),
+            logs.clone(),
+        ),
+        None => trace::TeeiSubscriber::composed(Box::new(
+            tracing_subscriber::registry().with(compose_layers(core, filters, logs, redactor)),
+        )),
+    }
+}
+
+/// The three sinks as layers, each behind its filter.
+fn compose_layers<S>(
+    core: &trace::Core,
+    filters: &trace::Filters,
+    logs: &log::LogOutput,
+    #[cfg_attr(not(feature = "sentry"), allow(unused_variables))] redactor: &redact::Redactor,
+) -> impl tracing_subscriber::Layer<S> + Send + Sync + 'static
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::Layer;
+    let spans = trace::OtelLayer::new(core.clone()).with_filter(filters.traces.clone());
+    let lines = log::LogLayer::new(logs.clone()).with_filter(filters.log.layer_filter());
+    let layered = spans.and_then(lines);
+    #[cfg(feature = "sentry")]
+    let layered = layered.and_then(
+        errors::SentryLayer::new(redactor.clone()).with_filter(filters.log.layer_filter()),
+    );
+    layered
+}
+
+/// Routes the `log` crate's records into `tracing`, up to the most verbose level the log
+/// filter lets through; a logger already set (by the service, or an earlier `init`) stays.
+fn install_log_bridge(filters: &trace::Filters) {
+    use tracing_log::AsLog;
+    let max = filters.log.targets().map_or(
+        tracing_subscriber::filter::LevelFilter::TRACE,
+        trace::max_level,
+    );
+    let _ = tracing_log::LogTracer::builder()
+        .with_max_level(max.as_log())
+        .init();
 }
 
 /// The resource every exported span carries: `OTEL_RESOURCE_ATTRIBUTES` first, then what
@@ -408,10 +473,48 @@ impl Obs {
         trace::OtelLayer::new(self.core.clone())
     }
 
-    /// A subscriber like the one `init` installs (same filter, sampler and export), for a
-    /// scope of your own: `tracing::subscriber::with_default(obs.subscriber(), || …)`.
+    /// A subscriber like the one `init` installs (same filters, sampler, sinks and
+    /// export), for a scope of your own:
+    /// `tracing::subscriber::with_default(obs.subscriber(), || …)`.
     pub fn subscriber(&self) -> trace::TeeiSubscriber {
-        trace::TeeiSubscriber::new(self.core.clone(), self.filter.clone(), self.logs.clone())
+        make_subscriber(&self.core, &self.filters, &self.logs, &self.config.redactor)
+    }
+
+    /// The log-line writer as a layer, unfiltered: add your own filter, or take
+    /// [`Obs::layers`], which has it behind `RUST_LOG`.
+    pub fn log_layer(&self) -> log::LogLayer {
+        log::LogLayer::new(self.logs.clone())
+    }
+
+    /// The Sentry capture as a layer, unfiltered (see [`Obs::log_layer`]).
+    #[cfg(feature = "sentry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
+    pub fn sentry_layer(&self) -> errors::SentryLayer {
+        errors::SentryLayer::new(self.config.redactor.clone())
+    }
+
+    /// Every teei-obs sink as one layer for a `tracing_subscriber::Registry` of your own,
+    /// each behind its filter: spans ([`Obs::otel_layer`]) behind the traces filter, log
+    /// lines ([`Obs::log_layer`]) and Sentry ([`Obs::sentry_layer`]) behind `RUST_LOG`.
+    /// The same behaviour as `init`'s subscriber, composed with whatever else you run
+    /// (`fmt`, `console-subscriber`, a file appender); pass
+    /// [`Config::install_subscriber`]`(false)` and install the registry yourself:
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// let obs = teei_obs::init(teei_obs::Config::new("composed").install_subscriber(false))?;
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(obs.layers())
+    ///     .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("both see this"));
+    /// # Ok::<(), teei_obs::InitError>(())
+    /// ```
+    pub fn layers<S>(&self) -> impl tracing_subscriber::Layer<S> + Send + Sync + 'static
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        compose_layers(&self.core, &self.filters, &self.logs, &self.config.redactor)
     }
 
     /// The routes to mount: `GET /metrics`, `/health`, `/health/liveness`,

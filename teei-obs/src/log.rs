@@ -54,12 +54,15 @@ pub(crate) struct LogOutput {
     pub(crate) sink: LogSink,
 }
 
-/// The trace context of the event being written.
-pub(crate) struct LineContext<'a> {
-    pub(crate) trace_id: Option<u128>,
-    pub(crate) span_id: Option<u64>,
-    /// Fields of the enclosing spans, outermost first.
-    pub(crate) span_fields: &'a [(&'static str, Value)],
+/// An event turned into what every sink takes from it: level, target (the `log` crate's
+/// own for bridged records), the redacted message, and the redacted fields of the event
+/// and of the spans it happened in (outermost first, the event's own last).
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) level: tracing::Level,
+    pub(crate) target: String,
+    pub(crate) message: String,
+    pub(crate) fields: Map<String, Value>,
 }
 
 /// Collects an event's or a span's fields as JSON values.
@@ -69,79 +72,105 @@ pub(crate) struct JsonFields {
     pub(crate) fields: Vec<(&'static str, Value)>,
 }
 
+impl JsonFields {
+    fn push(&mut self, field: &Field, value: Value) {
+        // A record bridged from the `log` crate carries its origin in `log.*` fields: the
+        // target is read from there, the rest is noise in a line.
+        if !field.name().starts_with("log.") {
+            self.fields.push((field.name(), value));
+        }
+    }
+}
+
 impl Visit for JsonFields {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields.push((field.name(), Value::from(value)));
+        self.push(field, Value::from(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.push((field.name(), Value::from(value)));
+        self.push(field, Value::from(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.push((field.name(), Value::from(value)));
+        self.push(field, Value::from(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.push((field.name(), Value::from(value)));
+        self.push(field, Value::from(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.message = Some(value.to_owned());
         } else {
-            self.fields.push((field.name(), Value::from(value)));
+            self.push(field, Value::from(value));
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
             self.message = Some(format!("{value:?}"));
         } else {
-            self.fields
-                .push((field.name(), Value::from(format!("{value:?}"))));
+            self.push(field, Value::from(format!("{value:?}")));
         }
     }
 }
 
-impl LogOutput {
-    fn redact(&self, key: &str, value: Value) -> Value {
-        if self.redactor.is_sensitive_key(key) {
+/// `event` with the fields of its spans, redacted: what a line and Sentry are made of.
+pub(crate) fn prepare(
+    redactor: &Redactor,
+    event: &tracing::Event<'_>,
+    span_fields: &[(&'static str, Value)],
+) -> Prepared {
+    use tracing_log::NormalizeEvent;
+    let normalized = event.normalized_metadata();
+    let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
+    let mut fields = JsonFields::default();
+    event.record(&mut fields);
+    let message = fields
+        .message
+        .as_deref()
+        .map(|m| redactor.redact_text(m).into_owned())
+        .unwrap_or_default();
+    let redact = |key: &str, value: Value| {
+        if redactor.is_sensitive_key(key) {
             return Value::from(REDACTED);
         }
         let mut value = value;
-        self.redactor.redact_json(&mut value);
+        redactor.redact_json(&mut value);
         value
+    };
+    let fields = span_fields
+        .iter()
+        .cloned()
+        .chain(fields.fields)
+        .map(|(key, value)| (key.to_owned(), redact(key, value)))
+        .collect();
+    Prepared {
+        level: *metadata.level(),
+        target: metadata.target().to_owned(),
+        message,
+        fields,
     }
+}
 
-    /// Writes one line for `event`; returns its redacted message and fields.
-    pub(crate) fn write(
+impl LogOutput {
+    /// `event` with the fields of its spans, redacted by this output's policy.
+    pub(crate) fn prepare(
         &self,
         event: &tracing::Event<'_>,
-        context: LineContext<'_>,
-    ) -> (String, Map<String, Value>) {
-        let metadata = event.metadata();
-        let mut fields = JsonFields::default();
-        event.record(&mut fields);
-        let message = fields
-            .message
-            .as_deref()
-            .map(|m| self.redactor.redact_text(m).into_owned())
-            .unwrap_or_default();
+        span_fields: &[(&'static str, Value)],
+    ) -> Prepared {
+        prepare(&self.redactor, event, span_fields)
+    }
+
+    /// Writes one line for `event`, in the trace (`trace_id`, `span_id`) it happened in.
+    pub(crate) fn write(&self, event: &Prepared, trace_id: Option<u128>, span_id: Option<u64>) {
         let ids = crate::trace::request_ids();
-        let redacted: Map<String, Value> = context
-            .span_fields
-            .iter()
-            .cloned()
-            .chain(fields.fields)
-            .map(|(key, value)| (key.to_owned(), self.redact(key, value)))
-            .collect();
+        let now = crate::time::rfc3339(std::time::SystemTime::now());
         let line = match self.format {
             LogFormat::Json => {
                 let mut object = Map::new();
                 object.insert(
                     "level".into(),
-                    Value::from(metadata.level().as_str().to_ascii_lowercase()),
+                    Value::from(event.level.as_str().to_ascii_lowercase()),
                 );
-                object.insert(
-                    "time".into(),
-                    Value::from(crate::health::rfc3339(std::time::SystemTime::now())),
-                );
+                object.insert("time".into(), Value::from(now));
                 object.insert("service".into(), Value::from(self.service.as_str()));
                 object.insert("environment".into(), Value::from(self.environment.as_str()));
                 object.insert("version".into(), Value::from(self.version.as_str()));
@@ -151,35 +180,34 @@ impl LogOutput {
                 if let Some(causation) = &ids.1 {
                     object.insert("causationId".into(), Value::from(causation.as_ref()));
                 }
-                if let Some(trace_id) = context.trace_id {
+                if let Some(trace_id) = trace_id {
                     object.insert("traceId".into(), Value::from(format!("{trace_id:032x}")));
                 }
-                if let Some(span_id) = context.span_id {
+                if let Some(span_id) = span_id {
                     object.insert("spanId".into(), Value::from(format!("{span_id:016x}")));
                 }
-                object.insert("target".into(), Value::from(metadata.target()));
-                object.insert("msg".into(), Value::from(message.as_str()));
-                for (key, value) in &redacted {
+                object.insert("target".into(), Value::from(event.target.as_str()));
+                object.insert("msg".into(), Value::from(event.message.as_str()));
+                for (key, value) in &event.fields {
                     object.insert(key.clone(), value.clone());
                 }
                 Value::Object(object).to_string()
             }
             LogFormat::Pretty => {
                 let mut line = format!(
-                    "{} {:>5} {}: {}",
-                    crate::health::rfc3339(std::time::SystemTime::now()),
-                    metadata.level(),
-                    metadata.target(),
-                    escape(&message)
+                    "{now} {:>5} {}: {}",
+                    event.level,
+                    event.target,
+                    escape(&event.message)
                 );
-                for (key, value) in &redacted {
+                for (key, value) in &event.fields {
                     let text = match value {
                         Value::String(s) => escape(s),
                         other => other.to_string(),
                     };
                     let _ = write!(line, " {key}={text}");
                 }
-                if let Some(trace_id) = context.trace_id {
+                if let Some(trace_id) = trace_id {
                     let _ = write!(line, " trace_id={trace_id:032x}");
                 }
                 if let Some(correlation) = &ids.0 {
@@ -200,7 +228,52 @@ impl LogOutput {
                 lines.push_back(line);
             }
         }
-        (message, redacted)
+    }
+}
+
+/// The log-line writer as a `tracing_subscriber` layer, for a `Registry` of your own
+/// ([`Obs::log_layer`](crate::Obs::log_layer); [`Obs::layers`](crate::Obs::layers) has it
+/// with its `RUST_LOG` filter). The same lines as `init`'s subscriber writes: the same
+/// fields, span fields, trace and correlation IDs and redaction.
+#[derive(Clone, Debug)]
+pub struct LogLayer {
+    output: LogOutput,
+}
+
+impl LogLayer {
+    pub(crate) fn new(output: LogOutput) -> Self {
+        LogLayer { output }
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for LogLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        crate::trace::store_span_fields(attrs, id, &ctx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        crate::trace::record_span_fields(id, values, &ctx);
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let span_fields = crate::trace::scope_fields(event, &ctx);
+        let prepared = self.output.prepare(event, &span_fields);
+        let ids = crate::trace::registry_trace_ids(event);
+        self.output
+            .write(&prepared, ids.map(|i| i.0), ids.map(|i| i.1));
     }
 }
 

@@ -14,6 +14,7 @@ fn obs() -> &'static teei_obs::Obs {
             teei_obs::Config::new("traced-test")
                 .sampler(Sampler::AlwaysOn)
                 .log_filter("trace")
+                .traces_filter("trace")
                 .trace_export(teei_obs::config::TraceExport::Memory),
         )
         .expect("init")

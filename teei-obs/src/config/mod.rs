@@ -189,6 +189,8 @@ pub struct Config {
     pub(crate) schedule_delay: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) log_filter: String,
+    pub(crate) traces_filter: String,
+    pub(crate) log_bridge: bool,
     pub(crate) install_subscriber: bool,
     pub(crate) memory_capacity: usize,
     pub(crate) state: crate::health::State,
@@ -229,6 +231,8 @@ impl Config {
             schedule_delay: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(5),
             log_filter: "info".to_owned(),
+            traces_filter: "info".to_owned(),
+            log_bridge: true,
             install_subscriber: true,
             memory_capacity: 1024,
             state: crate::health::State::default(),
@@ -332,15 +336,13 @@ impl Config {
             config.max_batch = batch;
         }
         if let Some(filter) = env.var("RUST_LOG") {
-            crate::trace::parse_filter(&filter).map_err(|_| {
-                invalid(
-                    "RUST_LOG",
-                    filter.clone(),
-                    "comma-separated `level` or `target=level` directives",
-                )
-            })?;
             config.log_filter = filter;
         }
+        if let Some(filter) = env.var("OTEL_TRACES_FILTER") {
+            config.traces_filter = filter;
+        }
+        // Both checked now, so a bad value fails here with its variable's name.
+        crate::trace::Filters::parse(&config.log_filter, &config.traces_filter)?;
 
         #[cfg(not(feature = "sentry"))]
         if env.var("SENTRY_DSN").is_some() {
@@ -628,9 +630,26 @@ impl Config {
         self
     }
 
-    /// Sets the level filter (`RUST_LOG` syntax: `info`, `my_crate=debug,info`).
+    /// Sets which events become log lines and Sentry events (`RUST_LOG`, the full
+    /// `EnvFilter` syntax: `info`, `my_crate=debug,info`, `my_crate[handler{id=7}]=debug`).
+    /// It does not decide which spans are traced: see [`Config::traces_filter`].
     pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
         self.log_filter = filter.into();
+        self
+    }
+
+    /// Sets which spans are recorded and exported, and which events are attached to them
+    /// (`OTEL_TRACES_FILTER`, `level` and `target=level` directives; default `info`), apart
+    /// from the log filter: `RUST_LOG=warn` keeps traces whole.
+    pub fn traces_filter(mut self, filter: impl Into<String>) -> Self {
+        self.traces_filter = filter.into();
+        self
+    }
+
+    /// Whether `init` routes records of the `log` crate (reqwest, rustls, tokio-postgres…)
+    /// into the same lines through `tracing-log` (on by default; once per process).
+    pub fn log_bridge(mut self, bridge: bool) -> Self {
+        self.log_bridge = bridge;
         self
     }
 

@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use checks::{http_get, nats_ping, postgres_select_1};
-pub(crate) use manager::rfc3339;
 pub use manager::{CheckReport, Damping, HealthManager, HealthReport, MissingState, Status};
 pub(crate) use routes::health_router;
 

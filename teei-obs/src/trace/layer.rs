@@ -251,6 +251,27 @@ impl SpanState {
     }
 }
 
+/// The trace and span ID of the nearest recorded span around `event`, on a `Registry`
+/// (whatever per-layer filter the caller has: the lookup goes to the registry itself).
+pub(crate) fn registry_trace_ids(event: &Event<'_>) -> Option<(u128, u64)> {
+    if event.is_root() {
+        return None;
+    }
+    tracing::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let id = match event.parent() {
+            Some(parent) => parent.clone(),
+            None => dispatch.current_span().id()?.clone(),
+        };
+        let span = registry.span(&id)?;
+        span.scope().find_map(|span| {
+            span.extensions()
+                .get::<SpanState>()
+                .map(|state| (state.trace_id, state.span_id))
+        })
+    })
+}
+
 /// The layer, for composing teei-obs spans into a `tracing_subscriber::Registry` of your
 /// own (with other layers). [`init`](crate::init) installs a leaner subscriber of its own
 /// instead: see [`TeeiSubscriber`](super::TeeiSubscriber).

@@ -19,6 +19,10 @@
 //! the metrics the pipeline exports.
 
 mod export;
+mod fields;
+pub(crate) use fields::{record_span_fields, scope_fields, store_span_fields};
+mod filter;
+pub(crate) use filter::{Filters, max_level};
 mod global;
 pub(crate) use global::{context_of as otel_context_of, install_tracer_provider};
 mod ids;
@@ -34,8 +38,8 @@ mod subscriber;
 
 pub use export::FlushError;
 pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
-pub(crate) use layer::Core;
 pub use layer::OtelLayer;
+pub(crate) use layer::{Core, registry_trace_ids};
 pub use opentelemetry_sdk::trace::SpanData;
 #[cfg(feature = "sentry")]
 pub(crate) use propagation::suppress_tracing as suppress_on_this_thread;
@@ -47,10 +51,3 @@ pub use propagation::{
 pub(crate) use propagation::{install_propagators, request_ids};
 pub use sampler::{Root, Sampler, SamplerError};
 pub use subscriber::TeeiSubscriber;
-
-/// Parses a `RUST_LOG`-style list of `level` and `target=level` directives.
-pub(crate) fn parse_filter(
-    filter: &str,
-) -> Result<tracing_subscriber::filter::Targets, tracing_subscriber::filter::ParseError> {
-    filter.parse()
-}

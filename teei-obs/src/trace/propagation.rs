@@ -475,8 +475,10 @@ pub(crate) fn suppress_tracing() {
 /// The trace context of `span` as a parent, when teei-obs's subscriber or layer records it.
 pub(crate) fn parent_of_span(span: &tracing::Span) -> Option<TraceParent> {
     span.with_subscriber(|(id, dispatch)| {
-        if let Some(subscriber) = dispatch.downcast_ref::<super::TeeiSubscriber>() {
-            return subscriber.parent_of(id);
+        if let Some(subscriber) = dispatch.downcast_ref::<super::TeeiSubscriber>()
+            && let Some(parent) = subscriber.parent_of(id)
+        {
+            return Some(parent);
         }
         let registry = dispatch.downcast_ref::<Registry>()?;
         let span = registry.span(id)?;

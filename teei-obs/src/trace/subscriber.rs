@@ -2,11 +2,14 @@
 //!
 //! `tracing_subscriber::Registry` keeps a type map of extensions for every span, behind a
 //! lock, for any layer that may want one; on this machine it alone costs about 130 ns per
-//! span. This subscriber keeps exactly what a span's trace context needs in a slab slot
-//! and skips the rest, which is what makes an unsampled span cheap. [`OtelLayer`] remains
-//! for composing with other layers on a `Registry`.
+//! span. The fast form of this subscriber keeps exactly what a span's trace context and
+//! its log lines need in a slab slot and skips the rest, which is what makes an unsampled
+//! span cheap. It runs the same sinks as the layers do — [`Core`] for spans,
+//! [`LogOutput`] for lines, the Sentry capture — so the two wirings cannot drift.
 //!
-//! [`OtelLayer`]: super::OtelLayer
+//! When `RUST_LOG` holds directives only `EnvFilter` can evaluate (span and field
+//! filters), the subscriber is a `Registry` with teei-obs's layers instead
+//! ([`Obs::layers`](crate::Obs::layers)): slower, and exact.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -19,160 +22,99 @@ use tracing::{Event, Metadata, Subscriber};
 use tracing_core::span::Current;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
+use super::fields::OwnFields;
 use super::layer::{Core, SpanState};
 use super::propagation::TraceParent;
-use crate::log::{LineContext, LogOutput};
+use crate::log::LogOutput;
 
 struct Slot {
     refs: AtomicUsize,
     metadata: &'static Metadata<'static>,
+    /// Whether the log filter lets the span through: only then do its fields go into lines.
+    logged: bool,
     /// The span's own fields (not `otel.*`), for log lines; empty for most spans.
     fields: Mutex<OwnFields>,
-    /// The span as a parent: fixed when the span starts, read without a lock.
-    header: TraceParent,
-    state: Mutex<SpanState>,
+    /// The trace context its children and its log lines take: its own when the span is
+    /// traced, its parent's when only the log filter enabled it.
+    header: Option<TraceParent>,
+    /// The span's recording state, when the traces filter lets it through.
+    state: Option<Mutex<SpanState>>,
 }
 
-/// A span's own fields (not `otel.*`), kept for the log lines written inside it: strings
-/// share one buffer, so a span with four string fields costs two allocations, not five.
-/// A later value replaces an earlier one of the same name.
-#[derive(Default)]
-struct OwnFields {
-    text: String,
-    entries: Vec<(&'static str, Stored)>,
+/// The subscriber [`init`](crate::init) installs: teei-obs's spans, log lines and Sentry
+/// capture, with what is logged (`RUST_LOG`) and what is traced (`OTEL_TRACES_FILTER`)
+/// decided apart, and head sampling decided as each span starts.
+pub struct TeeiSubscriber(Inner);
+
+// Built once and kept behind the dispatcher's `Arc`: its size costs nothing, while a box
+// around the fast form would add a pointer chase to every span and event.
+#[allow(clippy::large_enum_variant)]
+enum Inner {
+    Fast(Fast),
+    Composed(Box<dyn Subscriber + Send + Sync>),
 }
 
-#[derive(Clone, Copy)]
-enum Stored {
-    /// A range of `text`.
-    Text(usize, usize),
-    I64(i64),
-    U64(u64),
-    F64(f64),
-    Bool(bool),
-}
-
-impl OwnFields {
-    fn with_capacity(fields: usize) -> Self {
-        OwnFields {
-            // Allocated with the first text value: numbers need no buffer.
-            text: String::new(),
-            entries: Vec::with_capacity(fields),
+impl std::fmt::Debug for TeeiSubscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Inner::Fast(fast) => f
+                .debug_struct("TeeiSubscriber")
+                .field("log", &fast.log_filter)
+                .field("traces", &fast.traces_filter)
+                .finish_non_exhaustive(),
+            Inner::Composed(_) => f.write_str("TeeiSubscriber(Registry with teei-obs layers)"),
         }
-    }
-
-    fn put(&mut self, name: &'static str, value: Stored) {
-        // Names of one callsite are the same `&'static str`: compare addresses first.
-        let same = |existing: &&'static str| std::ptr::eq(*existing, name) || *existing == name;
-        match self.entries.iter_mut().find(|(existing, _)| same(existing)) {
-            Some(entry) => entry.1 = value,
-            None => self.entries.push((name, value)),
-        }
-    }
-
-    fn put_text(&mut self, name: &'static str, write: impl FnOnce(&mut String)) {
-        if name.as_bytes().starts_with(b"otel.") {
-            return;
-        }
-        if self.text.capacity() == 0 {
-            self.text.reserve(64);
-        }
-        let start = self.text.len();
-        write(&mut self.text);
-        self.put(name, Stored::Text(start, self.text.len()));
-    }
-
-    fn put_value(&mut self, name: &'static str, value: Stored) {
-        if !name.as_bytes().starts_with(b"otel.") {
-            self.put(name, value);
-        }
-    }
-
-    /// The fields as JSON values, for a log line.
-    fn json(&self) -> impl Iterator<Item = (&'static str, serde_json::Value)> + '_ {
-        self.entries.iter().map(|(name, value)| {
-            let value = match *value {
-                Stored::Text(start, end) => serde_json::Value::from(&self.text[start..end]),
-                Stored::I64(v) => v.into(),
-                Stored::U64(v) => v.into(),
-                Stored::F64(v) => v.into(),
-                Stored::Bool(v) => v.into(),
-            };
-            (*name, value)
-        })
     }
 }
 
-impl tracing::field::Visit for OwnFields {
-    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
-        self.put_value(field.name(), Stored::F64(value));
+impl TeeiSubscriber {
+    /// The fast form, for plain `target=level` log directives.
+    pub(crate) fn fast(
+        core: Core,
+        log_filter: Targets,
+        traces_filter: Targets,
+        log: LogOutput,
+    ) -> Self {
+        let max_level =
+            super::filter::max_level(&log_filter).max(super::filter::max_level(&traces_filter));
+        TeeiSubscriber(Inner::Fast(Fast {
+            core,
+            log,
+            log_filter,
+            traces_filter,
+            max_level,
+            spans: sharded_slab::Slab::new(),
+            stacks: ThreadLocal::new(),
+        }))
     }
-    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
-        self.put_value(field.name(), Stored::I64(value));
-    }
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.put_value(field.name(), Stored::U64(value));
-    }
-    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
-        self.put_value(field.name(), Stored::Bool(value));
-    }
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.put_text(field.name(), |text| text.push_str(value));
-    }
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.put_text(field.name(), |text| {
-            use std::fmt::Write as _;
-            let _ = write!(text, "{value:?}");
-        });
+
+    /// A `Registry` with teei-obs's layers, for log directives only `EnvFilter` evaluates.
+    pub(crate) fn composed(subscriber: Box<dyn Subscriber + Send + Sync>) -> Self {
+        TeeiSubscriber(Inner::Composed(subscriber))
     }
 }
 
-/// The subscriber [`init`](crate::init) installs: a `RUST_LOG`-style level filter and
-/// teei-obs spans, with head sampling decided as each span starts.
-pub struct TeeiSubscriber {
+/// The fast form: a slab of spans, two plain filters.
+struct Fast {
     core: Core,
     log: LogOutput,
-    filter: Targets,
+    log_filter: Targets,
+    traces_filter: Targets,
     max_level: LevelFilter,
     spans: sharded_slab::Slab<Slot>,
     stacks: ThreadLocal<RefCell<Vec<Id>>>,
 }
 
-impl std::fmt::Debug for TeeiSubscriber {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TeeiSubscriber")
-            .field("filter", &self.filter)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TeeiSubscriber {
-    pub(crate) fn new(core: Core, filter: Targets, log: LogOutput) -> Self {
-        let max_level = filter
-            .iter()
-            .map(|(_, level)| level)
-            .chain(filter.default_level())
-            .max()
-            .unwrap_or(LevelFilter::OFF);
-        TeeiSubscriber {
-            core,
-            log,
-            filter,
-            max_level,
-            spans: sharded_slab::Slab::new(),
-            stacks: ThreadLocal::new(),
-        }
-    }
-
+impl Fast {
     fn slot(&self, id: &Id) -> Option<sharded_slab::Entry<'_, Slot>> {
         usize::try_from(id.into_u64() - 1)
             .ok()
             .and_then(|key| self.spans.get(key))
     }
 
-    /// The trace context of span `id`, if it is one of this subscriber's live spans.
-    pub(crate) fn parent_of(&self, id: &Id) -> Option<TraceParent> {
-        self.slot(id).map(|slot| slot.header.clone())
+    /// The trace context of span `id` as a parent, if it is a live span with one.
+    fn parent_of(&self, id: &Id) -> Option<TraceParent> {
+        self.slot(id).and_then(|slot| slot.header.clone())
     }
 
     fn current_id(&self) -> Option<Id> {
@@ -180,30 +122,23 @@ impl TeeiSubscriber {
             .get()
             .and_then(|stack| stack.borrow().last().cloned())
     }
-}
 
-impl Subscriber for TeeiSubscriber {
-    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if self
-            .filter
+    fn wanted(&self, metadata: &Metadata<'_>) -> bool {
+        self.log_filter
             .would_enable(metadata.target(), metadata.level())
-        {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
-    }
-
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        self.filter
-            .would_enable(metadata.target(), metadata.level())
-    }
-
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(self.max_level)
+            || self
+                .traces_filter
+                .would_enable(metadata.target(), metadata.level())
     }
 
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let metadata = attrs.metadata();
+        let traced = self
+            .traces_filter
+            .would_enable(metadata.target(), metadata.level());
+        let logged = self
+            .log_filter
+            .would_enable(metadata.target(), metadata.level());
         let parent = if attrs.is_root() {
             None
         } else if let Some(parent) = attrs.parent() {
@@ -211,26 +146,25 @@ impl Subscriber for TeeiSubscriber {
         } else {
             self.current_id().and_then(|id| self.parent_of(&id))
         };
-        let state = self.core.start(attrs, parent);
-        // Only spans with fields of their own pay for keeping them.
-        let own_fields = attrs
-            .metadata()
-            .fields()
-            .iter()
-            .any(|field| !field.name().starts_with("otel."));
-        let fields = if own_fields {
-            let mut collected = OwnFields::with_capacity(attrs.metadata().fields().len());
-            attrs.record(&mut collected);
-            collected
+        let (header, state) = if traced {
+            let state = self.core.start(attrs, parent);
+            (Some(state.as_parent()), Some(Mutex::new(state)))
         } else {
-            OwnFields::default()
+            // Not traced: transparent, its children continue its parent's trace.
+            (parent, None)
         };
         let slot = Slot {
             refs: AtomicUsize::new(1),
-            metadata: attrs.metadata(),
-            fields: Mutex::new(fields),
-            header: state.as_parent(),
-            state: Mutex::new(state),
+            metadata,
+            logged,
+            // Only spans with fields of their own, that reach log lines, keep them.
+            fields: Mutex::new(if logged {
+                OwnFields::of(attrs)
+            } else {
+                OwnFields::default()
+            }),
+            header,
+            state,
         };
         match self.spans.insert(slot) {
             Some(key) => Id::from_u64(key as u64 + 1),
@@ -241,17 +175,20 @@ impl Subscriber for TeeiSubscriber {
 
     fn record(&self, span: &Id, values: &Record<'_>) {
         if let Some(slot) = self.slot(span) {
-            values.record(&mut *slot.fields.lock().unwrap_or_else(|e| e.into_inner()));
-            slot.state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .record(values);
+            if slot.logged {
+                values.record(&mut *slot.fields.lock().unwrap_or_else(|e| e.into_inner()));
+            }
+            if let Some(state) = &slot.state {
+                state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .record(values);
+            }
         }
     }
 
-    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
-
     fn event(&self, event: &Event<'_>) {
+        let metadata = event.metadata();
         let span = if event.is_root() {
             None
         } else if let Some(parent) = event.parent() {
@@ -259,44 +196,60 @@ impl Subscriber for TeeiSubscriber {
         } else {
             self.current_id()
         };
-        let header = span
-            .as_ref()
-            .and_then(|id| self.slot(id))
-            .map(|slot| (slot.header.trace_id, slot.header.span_id));
-        // The fields of the spans entered on this thread, outermost first.
-        let mut span_fields = Vec::new();
-        if let Some(stack) = self.stacks.get() {
-            for id in stack.borrow().iter() {
-                if let Some(slot) = self.slot(id) {
-                    span_fields
-                        .extend(slot.fields.lock().unwrap_or_else(|e| e.into_inner()).json());
+        if self
+            .log_filter
+            .would_enable(metadata.target(), metadata.level())
+        {
+            let header = span
+                .as_ref()
+                .and_then(|id| self.slot(id))
+                .and_then(|slot| slot.header.as_ref().map(|h| (h.trace_id, h.span_id)));
+            // The fields of the logged spans entered on this thread, outermost first.
+            let mut span_fields = Vec::new();
+            if let Some(stack) = self.stacks.get() {
+                for id in stack.borrow().iter() {
+                    if let Some(slot) = self.slot(id)
+                        && slot.logged
+                    {
+                        span_fields
+                            .extend(slot.fields.lock().unwrap_or_else(|e| e.into_inner()).json());
+                    }
                 }
             }
+            let prepared = self.log.prepare(event, &span_fields);
+            self.log
+                .write(&prepared, header.map(|h| h.0), header.map(|h| h.1));
+            #[cfg(feature = "sentry")]
+            if crate::errors::enabled() {
+                crate::errors::observe(&prepared, header.map(|h| h.0));
+            }
         }
-        #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
-        let (message, fields) = self.log.write(
-            event,
-            LineContext {
-                trace_id: header.map(|h| h.0),
-                span_id: header.map(|h| h.1),
-                span_fields: &span_fields,
-            },
-        );
-        #[cfg(feature = "sentry")]
-        if crate::errors::enabled() {
-            let metadata = event.metadata();
-            crate::errors::observe(
-                *metadata.level(),
-                metadata.target(),
-                &message,
-                &fields,
-                header.map(|h| h.0),
-            );
-        }
-        if let Some(slot) = span.as_ref().and_then(|id| self.slot(id))
-            && slot.header.sampled
+        if self
+            .traces_filter
+            .would_enable(metadata.target(), metadata.level())
         {
-            slot.state
+            self.attach(event, span);
+        }
+    }
+
+    /// Adds `event` to the nearest traced span, if that one is sampled.
+    fn attach(&self, event: &Event<'_>, span: Option<Id>) {
+        let traced = match (event.parent(), span) {
+            (Some(parent), _) => self.slot(parent).filter(|slot| slot.state.is_some()),
+            (None, Some(_)) => self.stacks.get().and_then(|stack| {
+                stack
+                    .borrow()
+                    .iter()
+                    .rev()
+                    .find_map(|id| self.slot(id).filter(|slot| slot.state.is_some()))
+            }),
+            (None, None) => None,
+        };
+        if let Some(slot) = traced
+            && slot.header.as_ref().is_some_and(|h| h.sampled)
+            && let Some(state) = &slot.state
+        {
+            state
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .add_event(event);
@@ -337,8 +290,10 @@ impl Subscriber for TeeiSubscriber {
         else {
             return false;
         };
-        self.core
-            .finish(slot.state.into_inner().unwrap_or_else(|e| e.into_inner()));
+        if let Some(state) = slot.state {
+            self.core
+                .finish(state.into_inner().unwrap_or_else(|e| e.into_inner()));
+        }
         true
     }
 
@@ -353,29 +308,117 @@ impl Subscriber for TeeiSubscriber {
     }
 }
 
-#[cfg(test)]
-mod own_fields_tests {
-    use super::{OwnFields, Stored};
+impl TeeiSubscriber {
+    /// The trace context of span `id` as a parent, if this subscriber records it.
+    pub(crate) fn parent_of(&self, id: &Id) -> Option<TraceParent> {
+        match &self.0 {
+            Inner::Fast(fast) => fast.parent_of(id),
+            Inner::Composed(_) => None,
+        }
+    }
+}
 
-    #[test]
-    fn strings_share_a_buffer_later_values_replace_and_otel_fields_stay_out() {
-        let mut fields = OwnFields::with_capacity(4);
-        fields.put_text("http.route", |t| t.push_str("/v1/profile/{id}"));
-        fields.put_text("otel.name", |t| t.push_str("GET /v1/profile/{id}"));
-        fields.put_value("http.response.status_code", Stored::U64(200));
-        fields.put_text("url.path", |t| t.push_str("/v1/profile/1"));
-        fields.put_value("http.response.status_code", Stored::U64(503));
-        fields.put_text("url.path", |t| t.push_str("/v1/profile/2"));
-        fields.put_value("retry", Stored::Bool(true));
-        let json: Vec<_> = fields.json().collect();
-        assert_eq!(
-            json,
-            vec![
-                ("http.route", serde_json::json!("/v1/profile/{id}")),
-                ("http.response.status_code", serde_json::json!(503)),
-                ("url.path", serde_json::json!("/v1/profile/2")),
-                ("retry", serde_json::json!(true)),
-            ]
-        );
+impl Subscriber for TeeiSubscriber {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        match &self.0 {
+            Inner::Fast(fast) if fast.wanted(metadata) => Interest::always(),
+            Inner::Fast(_) => Interest::never(),
+            Inner::Composed(inner) => inner.register_callsite(metadata),
+        }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        match &self.0 {
+            Inner::Fast(fast) => fast.wanted(metadata),
+            Inner::Composed(inner) => inner.enabled(metadata),
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        match &self.0 {
+            Inner::Fast(fast) => Some(fast.max_level),
+            Inner::Composed(inner) => inner.max_level_hint(),
+        }
+    }
+
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        match &self.0 {
+            Inner::Fast(fast) => fast.new_span(attrs),
+            Inner::Composed(inner) => inner.new_span(attrs),
+        }
+    }
+
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        match &self.0 {
+            Inner::Fast(fast) => fast.record(span, values),
+            Inner::Composed(inner) => inner.record(span, values),
+        }
+    }
+
+    fn record_follows_from(&self, span: &Id, follows: &Id) {
+        if let Inner::Composed(inner) = &self.0 {
+            inner.record_follows_from(span, follows);
+        }
+    }
+
+    fn event_enabled(&self, event: &Event<'_>) -> bool {
+        match &self.0 {
+            Inner::Fast(_) => true,
+            Inner::Composed(inner) => inner.event_enabled(event),
+        }
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        match &self.0 {
+            Inner::Fast(fast) => fast.event(event),
+            Inner::Composed(inner) => inner.event(event),
+        }
+    }
+
+    fn enter(&self, span: &Id) {
+        match &self.0 {
+            Inner::Fast(fast) => fast.enter(span),
+            Inner::Composed(inner) => inner.enter(span),
+        }
+    }
+
+    fn exit(&self, span: &Id) {
+        match &self.0 {
+            Inner::Fast(fast) => fast.exit(span),
+            Inner::Composed(inner) => inner.exit(span),
+        }
+    }
+
+    fn clone_span(&self, id: &Id) -> Id {
+        match &self.0 {
+            Inner::Fast(fast) => fast.clone_span(id),
+            Inner::Composed(inner) => inner.clone_span(id),
+        }
+    }
+
+    fn try_close(&self, id: Id) -> bool {
+        match &self.0 {
+            Inner::Fast(fast) => fast.try_close(id),
+            Inner::Composed(inner) => inner.try_close(id),
+        }
+    }
+
+    fn current_span(&self) -> Current {
+        match &self.0 {
+            Inner::Fast(fast) => fast.current_span(),
+            Inner::Composed(inner) => inner.current_span(),
+        }
+    }
+
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        match &self.0 {
+            Inner::Fast(_) => None,
+            // SAFETY: forwarded to the inner subscriber, which upholds the contract for
+            // the types it knows (the Registry among them).
+            Inner::Composed(inner) => unsafe { inner.downcast_raw(id) },
+        }
     }
 }

@@ -1,0 +1,188 @@
+//! The fields of a span that log lines written inside it carry, kept the same way by the
+//! fast subscriber and by the log and Sentry layers on a `Registry`.
+
+use tracing::Subscriber;
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+/// Keeps a new span's fields in its extensions (once, whichever layer comes first).
+pub(crate) fn store_span_fields<S>(attrs: &Attributes<'_>, id: &Id, ctx: &Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if let Some(span) = ctx.span(id) {
+        let mut extensions = span.extensions_mut();
+        if extensions.get_mut::<OwnFields>().is_none() {
+            extensions.insert(OwnFields::of(attrs));
+        }
+    }
+}
+
+/// Records late values of a span's fields (a later value replaces an earlier one, so two
+/// layers recording the same value change nothing).
+pub(crate) fn record_span_fields<S>(id: &Id, values: &Record<'_>, ctx: &Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if let Some(span) = ctx.span(id)
+        && let Some(fields) = span.extensions_mut().get_mut::<OwnFields>()
+    {
+        values.record(fields);
+    }
+}
+
+/// The fields of the spans `event` happened in, outermost first.
+pub(crate) fn scope_fields<S>(
+    event: &tracing::Event<'_>,
+    ctx: &Context<'_, S>,
+) -> Vec<(&'static str, serde_json::Value)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let mut fields = Vec::new();
+    if let Some(scope) = ctx.event_scope(event) {
+        for span in scope.from_root() {
+            if let Some(own) = span.extensions().get::<OwnFields>() {
+                fields.extend(own.json());
+            }
+        }
+    }
+    fields
+}
+
+/// A span's own fields (not `otel.*`), kept for the log lines written inside it: strings
+/// share one buffer, so a span with four string fields costs two allocations, not five.
+/// A later value replaces an earlier one of the same name.
+#[derive(Default, Debug)]
+pub(crate) struct OwnFields {
+    text: String,
+    entries: Vec<(&'static str, Stored)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Stored {
+    /// A range of `text`.
+    Text(usize, usize),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl OwnFields {
+    /// The fields of a new span; nothing is allocated for a span without fields of its own.
+    pub(crate) fn of(attrs: &tracing::span::Attributes<'_>) -> Self {
+        let own = attrs
+            .metadata()
+            .fields()
+            .iter()
+            .any(|field| !field.name().starts_with("otel."));
+        if !own {
+            return OwnFields::default();
+        }
+        let mut collected = OwnFields::with_capacity(attrs.metadata().fields().len());
+        attrs.record(&mut collected);
+        collected
+    }
+
+    pub(crate) fn with_capacity(fields: usize) -> Self {
+        OwnFields {
+            // Allocated with the first text value: numbers need no buffer.
+            text: String::new(),
+            entries: Vec::with_capacity(fields),
+        }
+    }
+
+    fn put(&mut self, name: &'static str, value: Stored) {
+        // Names of one callsite are the same `&'static str`: compare addresses first.
+        let same = |existing: &&'static str| std::ptr::eq(*existing, name) || *existing == name;
+        match self.entries.iter_mut().find(|(existing, _)| same(existing)) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    fn put_text(&mut self, name: &'static str, write: impl FnOnce(&mut String)) {
+        if name.as_bytes().starts_with(b"otel.") {
+            return;
+        }
+        if self.text.capacity() == 0 {
+            self.text.reserve(64);
+        }
+        let start = self.text.len();
+        write(&mut self.text);
+        self.put(name, Stored::Text(start, self.text.len()));
+    }
+
+    fn put_value(&mut self, name: &'static str, value: Stored) {
+        if !name.as_bytes().starts_with(b"otel.") {
+            self.put(name, value);
+        }
+    }
+
+    /// The fields as JSON values, for a log line.
+    pub(crate) fn json(&self) -> impl Iterator<Item = (&'static str, serde_json::Value)> + '_ {
+        self.entries.iter().map(|(name, value)| {
+            let value = match *value {
+                Stored::Text(start, end) => serde_json::Value::from(&self.text[start..end]),
+                Stored::I64(v) => v.into(),
+                Stored::U64(v) => v.into(),
+                Stored::F64(v) => v.into(),
+                Stored::Bool(v) => v.into(),
+            };
+            (*name, value)
+        })
+    }
+}
+
+impl tracing::field::Visit for OwnFields {
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.put_value(field.name(), Stored::F64(value));
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.put_value(field.name(), Stored::I64(value));
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.put_value(field.name(), Stored::U64(value));
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.put_value(field.name(), Stored::Bool(value));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.put_text(field.name(), |text| text.push_str(value));
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.put_text(field.name(), |text| {
+            use std::fmt::Write as _;
+            let _ = write!(text, "{value:?}");
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OwnFields, Stored};
+
+    #[test]
+    fn strings_share_a_buffer_later_values_replace_and_otel_fields_stay_out() {
+        let mut fields = OwnFields::with_capacity(4);
+        fields.put_text("http.route", |t| t.push_str("/v1/profile/{id}"));
+        fields.put_text("otel.name", |t| t.push_str("GET /v1/profile/{id}"));
+        fields.put_value("http.response.status_code", Stored::U64(200));
+        fields.put_text("url.path", |t| t.push_str("/v1/profile/1"));
+        fields.put_value("http.response.status_code", Stored::U64(503));
+        fields.put_text("url.path", |t| t.push_str("/v1/profile/2"));
+        fields.put_value("retry", Stored::Bool(true));
+        let json: Vec<_> = fields.json().collect();
+        assert_eq!(
+            json,
+            vec![
+                ("http.route", serde_json::json!("/v1/profile/{id}")),
+                ("http.response.status_code", serde_json::json!(503)),
+                ("url.path", serde_json::json!("/v1/profile/2")),
+                ("retry", serde_json::json!(true)),
+            ]
+        );
+    }
+}
