@@ -103,11 +103,15 @@ pub(crate) fn init(
 #[derive(Clone, Debug)]
 pub struct SentryLayer {
     redactor: Redactor,
+    registry: crate::trace::RegistryHandle,
 }
 
 impl SentryLayer {
     pub(crate) fn new(redactor: Redactor) -> Self {
-        SentryLayer { redactor }
+        SentryLayer {
+            redactor,
+            registry: Default::default(),
+        }
     }
 }
 
@@ -115,6 +119,10 @@ impl<S> tracing_subscriber::Layer<S> for SentryLayer
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.registry.register(subscriber);
+    }
+
     fn on_new_span(
         &self,
         attrs: &tracing::span::Attributes<'_>,
@@ -141,7 +149,7 @@ where
         let prepared = crate::log::prepare(&self.redactor, event, &span_fields);
         observe(
             &prepared,
-            crate::trace::registry_trace_ids(event).map(|ids| ids.0),
+            self.registry.trace_ids(event, &ctx).map(|ids| ids.0),
         );
     }
 }

@@ -356,14 +356,25 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     use tracing_subscriber::Layer;
-    let spans = trace::OtelLayer::new(core.clone()).with_filter(filters.traces.clone());
-    let lines = log::LogLayer::new(logs.clone()).with_filter(filters.log.layer_filter());
-    let layered = spans.and_then(lines);
+    // A `Vec`, not `and_then`: a `Layered` of two filtered layers over `S = Registry` takes
+    // itself for the registry and reports only the outer layer's level hint, which would
+    // switch off the traced INFO spans whenever `RUST_LOG=warn`.
+    #[allow(unused_mut)]
+    let mut layers: Vec<Box<dyn Layer<S> + Send + Sync + 'static>> = vec![
+        trace::OtelLayer::new(core.clone())
+            .with_filter(filters.traces.clone())
+            .boxed(),
+        log::LogLayer::new(logs.clone())
+            .with_filter(filters.log.layer_filter())
+            .boxed(),
+    ];
     #[cfg(feature = "sentry")]
-    let layered = layered.and_then(
-        errors::SentryLayer::new(redactor.clone()).with_filter(filters.log.layer_filter()),
+    layers.push(
+        errors::SentryLayer::new(redactor.clone())
+            .with_filter(filters.log.layer_filter())
+            .boxed(),
     );
-    layered
+    trace::Sinks::new(layers)
 }
 
 /// Routes the `log` crate's records into `tracing`, up to the most verbose level the log

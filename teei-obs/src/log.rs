@@ -238,11 +238,15 @@ impl LogOutput {
 #[derive(Clone, Debug)]
 pub struct LogLayer {
     output: LogOutput,
+    registry: crate::trace::RegistryHandle,
 }
 
 impl LogLayer {
     pub(crate) fn new(output: LogOutput) -> Self {
-        LogLayer { output }
+        LogLayer {
+            output,
+            registry: Default::default(),
+        }
     }
 }
 
@@ -250,6 +254,10 @@ impl<S> tracing_subscriber::Layer<S> for LogLayer
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.registry.register(subscriber);
+    }
+
     fn on_new_span(
         &self,
         attrs: &tracing::span::Attributes<'_>,
@@ -271,7 +279,7 @@ where
     fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
         let span_fields = crate::trace::scope_fields(event, &ctx);
         let prepared = self.output.prepare(event, &span_fields);
-        let ids = crate::trace::registry_trace_ids(event);
+        let ids = self.registry.trace_ids(event, &ctx);
         self.output
             .write(&prepared, ids.map(|i| i.0), ids.map(|i| i.1));
     }

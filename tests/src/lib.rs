@@ -116,6 +116,44 @@ fn dechunk(mut body: &str) -> std::io::Result<String> {
     }
 }
 
+/// The two ways teei-obs's sinks are wired, which every behaviour test of spans, logs and
+/// Sentry runs against: `init`'s fast subscriber, and a standard `Registry` with
+/// `Obs::layers()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wiring {
+    /// `Obs::subscriber()`.
+    Fast,
+    /// `tracing_subscriber::registry().with(obs.layers())`.
+    Composed,
+}
+
+impl Wiring {
+    /// Both, in order.
+    pub const BOTH: [Wiring; 2] = [Wiring::Fast, Wiring::Composed];
+
+    /// The subscriber of this wiring for `obs`.
+    pub fn dispatch(self, obs: &teei_obs::Obs) -> tracing::Dispatch {
+        use tracing_subscriber::layer::SubscriberExt;
+        match self {
+            Wiring::Fast => tracing::Dispatch::new(obs.subscriber()),
+            Wiring::Composed => {
+                tracing::Dispatch::new(tracing_subscriber::registry().with(obs.layers()))
+            }
+        }
+    }
+
+    /// Runs `body` to completion on a current-thread runtime, with this wiring as the
+    /// subscriber of the thread (so of every task the body spawns).
+    pub fn run<F: std::future::Future>(self, obs: &teei_obs::Obs, body: F) -> F::Output {
+        let _default = tracing::dispatcher::set_default(&self.dispatch(obs));
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime")
+            .block_on(body)
+    }
+}
+
 /// Serves `router` on an ephemeral port of 127.0.0.1 for the rest of the test.
 pub async fn serve(router: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

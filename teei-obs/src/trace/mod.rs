@@ -39,7 +39,7 @@ mod subscriber;
 pub use export::FlushError;
 pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
 pub use layer::OtelLayer;
-pub(crate) use layer::{Core, registry_trace_ids};
+pub(crate) use layer::{Core, RegistryHandle, Sinks};
 pub use opentelemetry_sdk::trace::SpanData;
 #[cfg(feature = "sentry")]
 pub(crate) use propagation::suppress_tracing as suppress_on_this_thread;

@@ -410,6 +410,12 @@ impl Subscriber for TeeiSubscriber {
         }
     }
 
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        if let Inner::Composed(inner) = &self.0 {
+            inner.on_register_dispatch(subscriber);
+        }
+    }
+
     unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
         if id == std::any::TypeId::of::<Self>() {
             return Some(self as *const Self as *const ());
