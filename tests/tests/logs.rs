@@ -11,7 +11,7 @@ use teei_obs::trace::Sampler;
 use teei_obs::traced;
 use teei_obs_tests::corpus::{SECRET_KEYS, SECRET_VALUES};
 use teei_obs_tests::otlp::{free_port, grpc_receiver, string_value};
-use teei_obs_tests::{request_with_headers, serve};
+use teei_obs_tests::{Wiring, request_with_headers, serve};
 
 fn obs() -> &'static teei_obs::Obs {
     static OBS: OnceLock<teei_obs::Obs> = OnceLock::new();
@@ -56,8 +56,17 @@ fn lines_with(correlation: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_requests_log_lines_share_its_ids_carry_span_fields_and_hide_secrets() {
+/// One test body, both wirings: `init`'s fast subscriber and a `Registry` with the layers.
+#[test]
+fn a_requests_log_lines_share_its_ids_carry_span_fields_and_hide_secrets() {
+    for wiring in Wiring::BOTH {
+        let correlation = format!("req-42-{wiring:?}");
+        wiring.run(obs(), request_lines(&correlation));
+        check_request_lines(wiring, &correlation);
+    }
+}
+
+async fn request_lines(correlation: &str) {
     let router = axum::Router::new()
         .route(
             "/orders/{id}",
@@ -65,14 +74,20 @@ async fn a_requests_log_lines_share_its_ids_carry_span_fields_and_hide_secrets()
         )
         .layer(obs().layer());
     let addr = serve(router).await;
-    let response =
-        request_with_headers(addr, "GET", "/orders/7", &[("x-correlation-id", "req-42")])
-            .await
-            .unwrap();
+    let response = request_with_headers(
+        addr,
+        "GET",
+        "/orders/7",
+        &[("x-correlation-id", correlation)],
+    )
+    .await
+    .unwrap();
     assert_eq!(response.body, "order 7");
+}
 
-    let lines = lines_with("req-42");
-    assert_eq!(lines.len(), 3, "{lines:#?}");
+fn check_request_lines(wiring: Wiring, correlation: &str) {
+    let lines = lines_with(correlation);
+    assert_eq!(lines.len(), 3, "{wiring:?}: {lines:#?}");
     let trace_id = lines[0]["traceId"].as_str().unwrap().to_owned();
     assert_eq!(trace_id.len(), 32);
     for line in &lines {
@@ -112,6 +127,25 @@ async fn a_requests_log_lines_share_its_ids_carry_span_fields_and_hide_secrets()
             .iter()
             .any(|l| l.contains("hunter2") || l.contains("jane.doe"))
     );
+    // The spans of the same trace, from the same wiring.
+    obs().flush().unwrap();
+    let spans: Vec<_> = obs()
+        .recent_spans()
+        .into_iter()
+        .filter(|s| s.span_context.trace_id().to_string() == trace_id)
+        .collect();
+    let load = spans.iter().find(|s| s.name == "load_order");
+    let price = spans.iter().find(|s| s.name == "price");
+    match (load, price) {
+        (Some(load), Some(price)) => {
+            assert_eq!(
+                price.parent_span_id,
+                load.span_context.span_id(),
+                "{wiring:?}"
+            )
+        }
+        _ => panic!("{wiring:?}: spans of {trace_id}: {spans:#?}"),
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use teei_obs::log::LogFormat;
 use teei_obs::trace::Sampler;
 use teei_obs::traced;
 use teei_obs_tests::sentry_endpoint::{self, Envelopes};
-use teei_obs_tests::{request_with_headers, serve};
+use teei_obs_tests::{Wiring, request_with_headers, serve};
 
 static SETUP: tokio::sync::OnceCell<(teei_obs::Obs, Envelopes)> =
     tokio::sync::OnceCell::const_new();
@@ -91,9 +91,20 @@ fn breadcrumbs(event: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_panic_and_a_traced_error_arrive_with_context_and_only_their_breadcrumbs() {
+/// One test body, both wirings: `init`'s fast subscriber and a `Registry` with the layers.
+#[test]
+fn a_panic_and_a_traced_error_arrive_with_context_and_only_their_breadcrumbs() {
+    let (obs, _) = tokio::runtime::Runtime::new().unwrap().block_on(setup());
+    for wiring in Wiring::BOTH {
+        wiring.run(obs, panic_and_error(wiring));
+    }
+}
+
+async fn panic_and_error(wiring: Wiring) {
     let (obs, envelopes) = setup().await;
+    let neighbour_id = format!("neighbour-{wiring:?}");
+    let panic_id = format!("panic-{wiring:?}");
+    let fail_id = format!("fail-{wiring:?}");
     let router = axum::Router::new()
         .route("/panic/{user}", get(panicking))
         .route("/fail/{user}", get(failing))
@@ -106,7 +117,7 @@ async fn a_panic_and_a_traced_error_arrive_with_context_and_only_their_breadcrum
             addr,
             "GET",
             "/chatty",
-            &[("x-correlation-id", "neighbour-1")],
+            &[("x-correlation-id", &neighbour_id)],
         )
         .await
     });
@@ -116,12 +127,12 @@ async fn a_panic_and_a_traced_error_arrive_with_context_and_only_their_breadcrum
         "GET",
         "/panic/u-17",
         &[
-            ("x-correlation-id", "panic-1"),
+            ("x-correlation-id", panic_id.as_str()),
             ("authorization", "Bearer abcdefgh12345678"),
         ],
     )
     .await;
-    let failed = request_with_headers(addr, "GET", "/fail/u-18", &[("x-correlation-id", "fail-1")])
+    let failed = request_with_headers(addr, "GET", "/fail/u-18", &[("x-correlation-id", &fail_id)])
         .await
         .unwrap();
     assert_eq!(failed.body, "declined");
@@ -131,18 +142,19 @@ async fn a_panic_and_a_traced_error_arrive_with_context_and_only_their_breadcrum
     // Other tests of this binary report too: wait for these two requests' events.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut events = envelopes.events();
-    while !["panic-1", "fail-1"]
-        .iter()
-        .all(|id| events.iter().any(|e| tag(e, "correlationId") == Some(*id)))
-        && tokio::time::Instant::now() < deadline
+    while ![&panic_id, &fail_id].iter().all(|id| {
+        events
+            .iter()
+            .any(|e| tag(e, "correlationId") == Some(id.as_str()))
+    }) && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
         events = envelopes.events();
     }
     let panic_event = events
         .iter()
-        .find(|e| tag(e, "correlationId") == Some("panic-1"))
-        .unwrap_or_else(|| panic!("no panic event in {events:#?}"));
+        .find(|e| tag(e, "correlationId") == Some(panic_id.as_str()))
+        .unwrap_or_else(|| panic!("{wiring:?}: no panic event in {events:#?}"));
     assert_eq!(tag(panic_event, "service"), Some("payments"));
     assert_eq!(panic_event["user"]["id"], "u-17");
     assert_eq!(panic_event["user"]["companyId"], "company-9");
@@ -162,8 +174,8 @@ async fn a_panic_and_a_traced_error_arrive_with_context_and_only_their_breadcrum
 
     let error_event = events
         .iter()
-        .find(|e| tag(e, "correlationId") == Some("fail-1"))
-        .unwrap_or_else(|| panic!("no error event in {events:#?}"));
+        .find(|e| tag(e, "correlationId") == Some(fail_id.as_str()))
+        .unwrap_or_else(|| panic!("{wiring:?}: no error event in {events:#?}"));
     assert_eq!(error_event["user"]["id"], "u-18");
     assert!(tag(error_event, "trace_id").is_some_and(|t| t.len() == 32));
     assert!(

@@ -204,17 +204,28 @@ impl Fast {
                 .as_ref()
                 .and_then(|id| self.slot(id))
                 .and_then(|slot| slot.header.as_ref().map(|h| (h.trace_id, h.span_id)));
-            // The fields of the logged spans entered on this thread, outermost first.
+            // The fields of the logged spans entered on this thread, outermost first, and
+            // of an explicit parent that is not entered (an event emitted as a span closes).
             let mut span_fields = Vec::new();
+            let mut add = |id: &Id| {
+                if let Some(slot) = self.slot(id)
+                    && slot.logged
+                {
+                    span_fields
+                        .extend(slot.fields.lock().unwrap_or_else(|e| e.into_inner()).json());
+                }
+            };
+            let mut parent_entered = false;
             if let Some(stack) = self.stacks.get() {
                 for id in stack.borrow().iter() {
-                    if let Some(slot) = self.slot(id)
-                        && slot.logged
-                    {
-                        span_fields
-                            .extend(slot.fields.lock().unwrap_or_else(|e| e.into_inner()).json());
-                    }
+                    parent_entered |= event.parent() == Some(id);
+                    add(id);
                 }
+            }
+            if let Some(parent) = event.parent()
+                && !parent_entered
+            {
+                add(parent);
             }
             let prepared = self.log.prepare(event, &span_fields);
             self.log
