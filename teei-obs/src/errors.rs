@@ -229,6 +229,32 @@ pub(crate) fn request_hub(
 
 /// Turns a log event into a Sentry event (ERROR) or a breadcrumb (INFO, WARN).
 pub(crate) fn observe(event: &crate::log::Prepared, trace_id: Option<u128>) {
+    if let Some(event) = event_for(event, trace_id) {
+        sentry::capture_event(event);
+        return;
+    }
+    let (level, target, message, fields) =
+        (event.level, &event.target, &event.message, &event.fields);
+    if level == tracing::Level::INFO || level == tracing::Level::WARN {
+        sentry::add_breadcrumb(Breadcrumb {
+            category: Some(target.to_owned()),
+            level: if level == tracing::Level::WARN {
+                Level::Warning
+            } else {
+                Level::Info
+            },
+            message: Some(message.to_owned()),
+            data: fields.clone().into_iter().collect(),
+            ..Default::default()
+        });
+    }
+}
+
+/// The Sentry event an ERROR log event becomes (`None` for other levels).
+pub(crate) fn event_for(
+    event: &crate::log::Prepared,
+    trace_id: Option<u128>,
+) -> Option<Event<'static>> {
     let (level, target, message, fields) =
         (event.level, &event.target, &event.message, &event.fields);
     if level == tracing::Level::ERROR {
@@ -249,19 +275,9 @@ pub(crate) fn observe(event: &crate::log::Prepared, trace_id: Option<u128>) {
                 .tags
                 .insert("trace_id".into(), format!("{trace_id:032x}"));
         }
-        sentry::capture_event(event);
-    } else if level == tracing::Level::INFO || level == tracing::Level::WARN {
-        sentry::add_breadcrumb(Breadcrumb {
-            category: Some(target.to_owned()),
-            level: if level == tracing::Level::WARN {
-                Level::Warning
-            } else {
-                Level::Info
-            },
-            message: Some(message.to_owned()),
-            data: fields.clone().into_iter().collect(),
-            ..Default::default()
-        });
+        Some(event)
+    } else {
+        None
     }
 }
 

@@ -71,6 +71,9 @@ pub mod metrics;
 pub mod ops;
 pub mod redact;
 pub mod registry;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod time;
 pub mod trace;
 

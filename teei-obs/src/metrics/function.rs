@@ -123,6 +123,14 @@ impl FunctionMetrics {
             .fold(0, u64::wrapping_add)
     }
 
+    /// Calls that ended with `outcome` in storage row `row` (one thread's, or the shared
+    /// last one): what a test capture reads to see only its own thread's calls.
+    pub(crate) fn calls_in_row(&self, row: usize, outcome: Outcome) -> u64 {
+        self.rows.get(row).map_or(0, |row| {
+            row.outcomes[outcome as usize].load(Ordering::Relaxed)
+        })
+    }
+
     /// Calls in progress right now, if the function tracks them.
     pub fn concurrent(&self) -> Option<i64> {
         self.concurrent.then(|| {

@@ -85,7 +85,22 @@ impl TeeiSubscriber {
             max_level,
             spans: sharded_slab::Slab::new(),
             stacks: ThreadLocal::new(),
+            #[cfg(feature = "sentry")]
+            sentry_capture: None,
         }))
+    }
+
+    /// The fast form, keeping what it would send to Sentry in `store` instead (as JSON):
+    /// for [`testing`](crate::testing).
+    #[cfg(all(feature = "sentry", feature = "testing"))]
+    pub(crate) fn capturing_sentry(
+        mut self,
+        store: std::sync::Arc<Mutex<Vec<serde_json::Value>>>,
+    ) -> Self {
+        if let Inner::Fast(fast) = &mut self.0 {
+            fast.sentry_capture = Some(store);
+        }
+        self
     }
 
     /// A `Registry` with teei-obs's layers, for log directives only `EnvFilter` evaluates.
@@ -103,6 +118,9 @@ struct Fast {
     max_level: LevelFilter,
     spans: sharded_slab::Slab<Slot>,
     stacks: ThreadLocal<RefCell<Vec<Id>>>,
+    /// Where Sentry events go instead of the SDK, in a test capture.
+    #[cfg(feature = "sentry")]
+    sentry_capture: Option<std::sync::Arc<Mutex<Vec<serde_json::Value>>>>,
 }
 
 impl Fast {
@@ -231,8 +249,19 @@ impl Fast {
             self.log
                 .write(&prepared, header.map(|h| h.0), header.map(|h| h.1));
             #[cfg(feature = "sentry")]
-            if crate::errors::enabled() {
-                crate::errors::observe(&prepared, header.map(|h| h.0));
+            match &self.sentry_capture {
+                Some(store) => {
+                    if let Some(sentry_event) =
+                        crate::errors::event_for(&prepared, header.map(|h| h.0))
+                        && let Ok(json) = serde_json::to_value(&sentry_event)
+                    {
+                        store.lock().unwrap_or_else(|e| e.into_inner()).push(json);
+                    }
+                }
+                None if crate::errors::enabled() => {
+                    crate::errors::observe(&prepared, header.map(|h| h.0));
+                }
+                None => {}
             }
         }
         if self
