@@ -125,6 +125,7 @@ impl FunctionMetrics {
 
     /// Calls that ended with `outcome` in storage row `row` (one thread's, or the shared
     /// last one): what a test capture reads to see only its own thread's calls.
+    #[cfg(feature = "testing")]
     pub(crate) fn calls_in_row(&self, row: usize, outcome: Outcome) -> u64 {
         self.rows.get(row).map_or(0, |row| {
             row.outcomes[outcome as usize].load(Ordering::Relaxed)
