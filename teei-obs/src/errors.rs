@@ -48,10 +48,18 @@ pub(crate) struct SentrySettings {
     pub(crate) traces_sample_rate: f32,
 }
 
+/// What Sentry is told about the service, from the configuration.
+#[derive(Debug)]
+pub(crate) struct ServiceInfo {
+    pub(crate) release: Option<String>,
+    pub(crate) environment: String,
+    pub(crate) redactor: Redactor,
+}
+
 /// Starts the Sentry client.
 pub(crate) fn init(
     settings: &SentrySettings,
-    config: &crate::Config,
+    service: &ServiceInfo,
     registry: &prometheus::Registry,
 ) -> Result<ErrorTracking, crate::InitError> {
     let dropped = IntCounterVec::new(
@@ -70,16 +78,16 @@ pub(crate) fn init(
     )?;
     registry.register(Box::new(dropped.clone()))?;
     registry.register(Box::new(submitted.clone()))?;
-    let redactor = config.redactor.clone();
-    let breadcrumb_redactor = config.redactor.clone();
+    let redactor = service.redactor.clone();
+    let breadcrumb_redactor = service.redactor.clone();
     let mut options = sentry::ClientOptions::new()
         .sample_rate(settings.sample_rate)
         .traces_sample_rate(settings.traces_sample_rate)
         .send_default_pii(false)
         .shutdown_timeout(Duration::from_secs(2));
     options.dsn = Some(settings.dsn.clone());
-    options.release = config.service_version.clone().map(Into::into);
-    options.environment = Some(config.environment.clone().into());
+    options.release = service.release.clone().map(Into::into);
+    options.environment = Some(service.environment.clone().into());
     options.before_send = Some(Arc::new(move |event| Some(redact_event(&redactor, event))));
     options.before_breadcrumb = Some(Arc::new(move |breadcrumb| {
         Some(redact_breadcrumb(&breadcrumb_redactor, breadcrumb))
@@ -146,7 +154,7 @@ where
             return;
         }
         let span_fields = crate::trace::scope_fields(event, &ctx);
-        let prepared = crate::log::prepare(&self.redactor, event, &span_fields);
+        let prepared = crate::trace::prepare(&self.redactor, event, &span_fields);
         observe(
             &prepared,
             self.registry.trace_ids(event, &ctx).map(|ids| ids.0),
@@ -228,7 +236,7 @@ pub(crate) fn request_hub(
 }
 
 /// Turns a log event into a Sentry event (ERROR) or a breadcrumb (INFO, WARN).
-pub(crate) fn observe(event: &crate::log::Prepared, trace_id: Option<u128>) {
+pub(crate) fn observe(event: &crate::trace::Prepared, trace_id: Option<u128>) {
     if let Some(event) = event_for(event, trace_id) {
         sentry::capture_event(event);
         return;
@@ -252,7 +260,7 @@ pub(crate) fn observe(event: &crate::log::Prepared, trace_id: Option<u128>) {
 
 /// The Sentry event an ERROR log event becomes (`None` for other levels).
 pub(crate) fn event_for(
-    event: &crate::log::Prepared,
+    event: &crate::trace::Prepared,
     trace_id: Option<u128>,
 ) -> Option<Event<'static>> {
     let (level, target, message, fields) =

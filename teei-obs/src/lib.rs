@@ -214,7 +214,15 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     metrics::start_scheduling_delay_probe(scheduling_delay);
     #[cfg(feature = "sentry")]
     let error_tracking = match &config.sentry {
-        Some(settings) => Some(Arc::new(errors::init(settings, &config, &registry)?)),
+        Some(settings) => Some(Arc::new(errors::init(
+            settings,
+            &errors::ServiceInfo {
+                release: config.service_version.clone(),
+                environment: config.environment.clone(),
+                redactor: config.redactor.clone(),
+            },
+            &registry,
+        )?)),
         None => None,
     };
     let health = Arc::new(health::HealthManager::new(

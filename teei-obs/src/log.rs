@@ -23,9 +23,9 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
 
-use crate::redact::{REDACTED, Redactor};
+use crate::redact::Redactor;
+use crate::trace::Prepared;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,101 +54,6 @@ pub(crate) struct LogOutput {
     pub(crate) sink: LogSink,
 }
 
-/// An event turned into what every sink takes from it: level, target (the `log` crate's
-/// own for bridged records), the redacted message, and the redacted fields of the event
-/// and of the spans it happened in (outermost first, the event's own last).
-#[derive(Debug)]
-pub(crate) struct Prepared {
-    pub(crate) level: tracing::Level,
-    pub(crate) target: String,
-    pub(crate) message: String,
-    pub(crate) fields: Map<String, Value>,
-}
-
-/// Collects an event's or a span's fields as JSON values.
-#[derive(Default)]
-pub(crate) struct JsonFields {
-    pub(crate) message: Option<String>,
-    pub(crate) fields: Vec<(&'static str, Value)>,
-}
-
-impl JsonFields {
-    fn push(&mut self, field: &Field, value: Value) {
-        // A record bridged from the `log` crate carries its origin in `log.*` fields: the
-        // target is read from there, the rest is noise in a line.
-        if !field.name().starts_with("log.") {
-            self.fields.push((field.name(), value));
-        }
-    }
-}
-
-impl Visit for JsonFields {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::from(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::from(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, Value::from(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::from(value));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        } else {
-            self.push(field, Value::from(value));
-        }
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.message = Some(format!("{value:?}"));
-        } else {
-            self.push(field, Value::from(format!("{value:?}")));
-        }
-    }
-}
-
-/// `event` with the fields of its spans, redacted: what a line and Sentry are made of.
-pub(crate) fn prepare(
-    redactor: &Redactor,
-    event: &tracing::Event<'_>,
-    span_fields: &[(&'static str, Value)],
-) -> Prepared {
-    use tracing_log::NormalizeEvent;
-    let normalized = event.normalized_metadata();
-    let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
-    let mut fields = JsonFields::default();
-    event.record(&mut fields);
-    let message = fields
-        .message
-        .as_deref()
-        .map(|m| redactor.redact_text(m).into_owned())
-        .unwrap_or_default();
-    let redact = |key: &str, value: Value| {
-        if redactor.is_sensitive_key(key) {
-            return Value::from(REDACTED);
-        }
-        let mut value = value;
-        redactor.redact_json(&mut value);
-        value
-    };
-    let fields = span_fields
-        .iter()
-        .cloned()
-        .chain(fields.fields)
-        .map(|(key, value)| (key.to_owned(), redact(key, value)))
-        .collect();
-    Prepared {
-        level: *metadata.level(),
-        target: metadata.target().to_owned(),
-        message,
-        fields,
-    }
-}
-
 impl LogOutput {
     /// `event` with the fields of its spans, redacted by this output's policy.
     pub(crate) fn prepare(
@@ -156,7 +61,7 @@ impl LogOutput {
         event: &tracing::Event<'_>,
         span_fields: &[(&'static str, Value)],
     ) -> Prepared {
-        prepare(&self.redactor, event, span_fields)
+        crate::trace::prepare(&self.redactor, event, span_fields)
     }
 
     /// Writes one line for `event`, in the trace (`trace_id`, `span_id`) it happened in.

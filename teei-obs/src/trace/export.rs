@@ -15,7 +15,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
 
-use super::propagation::suppress_tracing;
+use super::context::suppress_tracing;
 
 /// Counters of the export pipeline, served on `/metrics`.
 #[derive(Clone, Debug)]
@@ -109,6 +109,12 @@ pub enum FlushError {
     /// The export thread did not finish within the bound; spans may be lost.
     #[error("span export did not finish within {0:?}")]
     TimedOut(Duration),
+}
+
+impl super::layer::SpanSink for Pipeline {
+    fn submit(&self, span: SpanData) {
+        Pipeline::submit(self, span);
+    }
 }
 
 impl Pipeline {

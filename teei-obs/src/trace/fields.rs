@@ -1,10 +1,109 @@
-//! The fields of a span that log lines written inside it carry, kept the same way by the
-//! fast subscriber and by the log and Sentry layers on a `Registry`.
+//! What the sinks take from spans and events, computed one way for all of them: the fields
+//! of a span that log lines written inside it carry (kept the same way by the fast
+//! subscriber and by the log and Sentry layers on a `Registry`), and an event prepared for
+//! a line or a Sentry event — redacted once, by the one policy.
 
+use serde_json::{Map, Value};
 use tracing::Subscriber;
+use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
+
+/// An event turned into what every sink takes from it: level, target (the `log` crate's
+/// own for bridged records), the redacted message, and the redacted fields of the event
+/// and of the spans it happened in (outermost first, the event's own last).
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) level: tracing::Level,
+    pub(crate) target: String,
+    pub(crate) message: String,
+    pub(crate) fields: Map<String, Value>,
+}
+
+/// Collects an event's or a span's fields as JSON values.
+#[derive(Default)]
+pub(crate) struct JsonFields {
+    pub(crate) message: Option<String>,
+    pub(crate) fields: Vec<(&'static str, Value)>,
+}
+
+impl JsonFields {
+    fn push(&mut self, field: &Field, value: Value) {
+        // A record bridged from the `log` crate carries its origin in `log.*` fields: the
+        // target is read from there, the rest is noise in a line.
+        if !field.name().starts_with("log.") {
+            self.fields.push((field.name(), value));
+        }
+    }
+}
+
+impl Visit for JsonFields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, Value::from(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            self.push(field, Value::from(value));
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = Some(format!("{value:?}"));
+        } else {
+            self.push(field, Value::from(format!("{value:?}")));
+        }
+    }
+}
+
+/// `event` with the fields of its spans, redacted: what a line and Sentry are made of.
+pub(crate) fn prepare(
+    redactor: &crate::redact::Redactor,
+    event: &tracing::Event<'_>,
+    span_fields: &[(&'static str, Value)],
+) -> Prepared {
+    use tracing_log::NormalizeEvent;
+    let normalized = event.normalized_metadata();
+    let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
+    let mut fields = JsonFields::default();
+    event.record(&mut fields);
+    let message = fields
+        .message
+        .as_deref()
+        .map(|m| redactor.redact_text(m).into_owned())
+        .unwrap_or_default();
+    let redact = |key: &str, value: Value| {
+        if redactor.is_sensitive_key(key) {
+            return Value::from(crate::redact::REDACTED);
+        }
+        let mut value = value;
+        redactor.redact_json(&mut value);
+        value
+    };
+    let fields = span_fields
+        .iter()
+        .cloned()
+        .chain(fields.fields)
+        .map(|(key, value)| (key.to_owned(), redact(key, value)))
+        .collect();
+    Prepared {
+        level: *metadata.level(),
+        target: metadata.target().to_owned(),
+        message,
+        fields,
+    }
+}
 
 /// Keeps a new span's fields in its extensions (once, whichever layer comes first).
 pub(crate) fn store_span_fields<S>(attrs: &Attributes<'_>, id: &Id, ctx: &Context<'_, S>)

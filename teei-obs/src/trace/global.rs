@@ -111,6 +111,6 @@ pub(crate) fn install_tracer_provider(
 /// The OpenTelemetry `Context` of `span` (a teei-obs span, sampled or not), to make current
 /// while work of that span runs; `None` when no teei-obs subscriber or layer records it.
 pub(crate) fn context_of(span: &tracing::Span) -> Option<Context> {
-    let parent = super::propagation::parent_of_span(span)?;
+    let parent = super::subscriber::parent_of_span(span)?;
     Some(Context::new().with_remote_span_context(parent.local_span_context()))
 }

@@ -23,9 +23,8 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::export::Pipeline;
+use super::context::{self, TraceParent};
 use super::ids;
-use super::propagation::{self, TraceParent};
 use super::sampler::Sampler;
 
 /// Events kept per span; later ones are counted as dropped.
@@ -58,13 +57,20 @@ struct Recording {
     status: Status,
 }
 
+/// Where finished sampled spans go: the export pipeline (or a test's capture). Span
+/// recording knows this trait, not the sinks behind it.
+pub(crate) trait SpanSink: Send + Sync + 'static {
+    /// Takes a finished span; never blocks.
+    fn submit(&self, span: SpanData);
+}
+
 /// What the layer and the subscriber share: the sampling decision when a span starts, and
 /// the conversion of a finished sampled span for export.
 #[derive(Clone)]
 pub(crate) struct Core {
     sampler: Sampler,
     redactor: crate::redact::Redactor,
-    pipeline: Arc<Pipeline>,
+    sink: Arc<dyn SpanSink>,
     scope: opentelemetry::InstrumentationScope,
 }
 
@@ -79,13 +85,13 @@ impl fmt::Debug for Core {
 impl Core {
     pub(crate) fn new(
         sampler: Sampler,
-        pipeline: Arc<Pipeline>,
+        sink: Arc<dyn SpanSink>,
         redactor: crate::redact::Redactor,
     ) -> Self {
         Core {
             sampler,
             redactor,
-            pipeline,
+            sink,
             scope: opentelemetry::InstrumentationScope::builder("teei-obs")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
@@ -103,7 +109,7 @@ impl Core {
         let (parent, parent_is_remote) = match local_parent {
             Some(parent) => (Some(parent), false),
             // A root span in a scope that continues a remote trace (a request, a message).
-            None => match propagation::remote_parent() {
+            None => match context::remote_parent() {
                 Some(remote) => (Some(remote), true),
                 None => (None, false),
             },
@@ -141,7 +147,7 @@ impl Core {
                     .attributes
                     .push(KeyValue::new("code.lineno", i64::from(line)));
             }
-            let (correlation, causation) = propagation::request_ids();
+            let (correlation, causation) = context::request_ids();
             if let Some(correlation) = correlation {
                 recording
                     .attributes
@@ -183,7 +189,7 @@ impl Core {
                 .unwrap_or_default(),
         );
         let recording = *recording;
-        self.pipeline.submit(SpanData {
+        self.sink.submit(SpanData {
             span_context,
             parent_span_id: SpanId::from(recording.parent_span_id),
             parent_span_is_remote: recording.parent_is_remote,

@@ -18,9 +18,10 @@
 //! The guide, `docs/tracing.md`, covers configuration, the collector-down behaviour and
 //! the metrics the pipeline exports.
 
+mod context;
 mod export;
 mod fields;
-pub(crate) use fields::{record_span_fields, scope_fields, store_span_fields};
+pub(crate) use fields::{Prepared, prepare, record_span_fields, scope_fields, store_span_fields};
 mod filter;
 pub(crate) use filter::{Filters, max_level};
 mod global;
@@ -32,22 +33,27 @@ mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use otlp::OtlpSettings;
 mod propagation;
-pub(crate) use propagation::{correlation_header, swap_thread_context};
+pub(crate) use context::swap_thread_context;
+pub(crate) use propagation::correlation_header;
 mod sampler;
 mod subscriber;
 
+pub(crate) use context::request_ids;
+#[cfg(feature = "sentry")]
+pub(crate) use context::suppress_tracing as suppress_on_this_thread;
+pub use context::{
+    CAUSATION_HEADER, CORRELATION_HEADER, MAX_ID_LEN, RequestContext, correlation_id, current,
+    generate_id, is_valid_id,
+};
 pub use export::FlushError;
 pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
 pub use layer::OtelLayer;
 pub(crate) use layer::{Core, RegistryHandle, Sinks};
 pub use opentelemetry_sdk::trace::SpanData;
-#[cfg(feature = "sentry")]
-pub(crate) use propagation::suppress_tracing as suppress_on_this_thread;
+pub(crate) use propagation::install_propagators;
 pub use propagation::{
-    CAUSATION_HEADER, CORRELATION_HEADER, HeaderCarrier, HeaderReader, MAX_ID_LEN, MessageHeaders,
-    RequestContext, correlation_id, current, extract_http, generate_id, inject, inject_http,
-    is_valid_id, is_valid_traceparent, is_valid_tracestate_key, is_valid_tracestate_value,
+    HeaderCarrier, HeaderReader, MessageHeaders, extract_http, inject, inject_http,
+    is_valid_traceparent, is_valid_tracestate_key, is_valid_tracestate_value,
 };
-pub(crate) use propagation::{install_propagators, request_ids};
 pub use sampler::{Root, Sampler, SamplerError};
 pub use subscriber::TeeiSubscriber;

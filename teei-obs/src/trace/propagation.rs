@@ -1,27 +1,20 @@
 //! Carrying a trace and its correlation IDs across process boundaries: W3C Trace Context
-//! and Baggage through the OpenTelemetry propagators, and `x-correlation-id` /
-//! `x-causation-id` checked before they are trusted.
+//! (the whole processing model), Baggage and B3 through the OpenTelemetry propagators,
+//! and `x-correlation-id` / `x-causation-id` checked before they are trusted; the
+//! carriers for HTTP headers and message headers.
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use tracing_subscriber::registry::{LookupSpan, Registry};
 
-use super::ids;
-use super::layer::SpanState;
-
-/// The correlation header: one ID for everything a user action causes.
-pub const CORRELATION_HEADER: &str = "x-correlation-id";
-/// The causation header: the ID of the message or request that caused this one.
-pub const CAUSATION_HEADER: &str = "x-causation-id";
-/// The longest correlation or causation ID accepted; longer ones are replaced.
-pub const MAX_ID_LEN: usize = 128;
+use super::context::{
+    CAUSATION_HEADER, CORRELATION_HEADER, RequestContext, TraceParent, current, generate_shared_id,
+    is_valid_id,
+};
 
 static TRACE_CONTEXT: LazyLock<TraceContextPropagator> = LazyLock::new(TraceContextPropagator::new);
 static BAGGAGE: LazyLock<BaggagePropagator> = LazyLock::new(BaggagePropagator::new);
@@ -82,107 +75,7 @@ pub(crate) fn install_propagators(propagators: &[crate::config::Propagator]) {
     );
 }
 
-/// The parent a span continues: a local span or a remote one.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct TraceParent {
-    pub(crate) trace_id: u128,
-    pub(crate) span_id: u64,
-    pub(crate) sampled: bool,
-    /// The `tracestate` header value, validated and normalised.
-    pub(crate) trace_state: Option<Arc<str>>,
-}
-
-impl TraceParent {
-    fn from_span_context(context: &SpanContext) -> Option<Self> {
-        context.is_valid().then(|| TraceParent {
-            trace_id: u128::from_be_bytes(context.trace_id().to_bytes()),
-            span_id: u64::from_be_bytes(context.span_id().to_bytes()),
-            sampled: context.is_sampled(),
-            trace_state: Some(context.trace_state().header())
-                .filter(|state| !state.is_empty())
-                .map(Arc::from),
-        })
-    }
-
-    /// As the context of a span of this process (for OpenTelemetry's current `Context`).
-    pub(crate) fn local_span_context(&self) -> SpanContext {
-        SpanContext::new(
-            self.trace_id.into(),
-            self.span_id.into(),
-            if self.sampled {
-                opentelemetry::trace::TraceFlags::SAMPLED
-            } else {
-                opentelemetry::trace::TraceFlags::default()
-            },
-            false,
-            self.trace_state
-                .as_deref()
-                .and_then(|state| state.parse().ok())
-                .unwrap_or_default(),
-        )
-    }
-
-    fn span_context(&self) -> SpanContext {
-        SpanContext::new(
-            self.trace_id.into(),
-            self.span_id.into(),
-            if self.sampled {
-                opentelemetry::trace::TraceFlags::SAMPLED
-            } else {
-                opentelemetry::trace::TraceFlags::default()
-            },
-            true,
-            TraceState::default(),
-        )
-    }
-}
-
-/// What a request or a message brings along: the remote trace context, the correlation and
-/// causation IDs, and the W3C baggage.
-///
-/// Inside [`RequestContext::scope`] (or [`RequestContext::in_scope`] for synchronous code),
-/// a span with no local parent continues the remote trace, and [`correlation_id`] answers
-/// anywhere in the task.
-///
-/// ```
-/// use teei_obs::trace::{MessageHeaders, RequestContext};
-///
-/// let mut headers = MessageHeaders::default();
-/// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-/// headers.insert("x-correlation-id", "order-42");
-/// let context = RequestContext::extract(&headers);
-/// assert_eq!(context.correlation_id(), "order-42");
-/// assert_eq!(context.trace_id().as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
-/// ```
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    parent: Option<TraceParent>,
-    correlation_id: Arc<str>,
-    causation_id: Option<Arc<str>>,
-    baggage: Arc<[(String, String)]>,
-}
-
-tokio::task_local! {
-    static TASK_CONTEXT: RequestContext;
-}
-
-thread_local! {
-    static THREAD_CONTEXT: RefCell<Option<RequestContext>> = const { RefCell::new(None) };
-    // Set on threads that must not produce spans of their own (the export thread).
-    static SUPPRESSED: Cell<bool> = const { Cell::new(false) };
-}
-
 impl RequestContext {
-    /// A context for work that starts here: no remote parent, a fresh correlation ID.
-    pub fn new_root() -> Self {
-        RequestContext {
-            parent: None,
-            correlation_id: generate_shared_id(),
-            causation_id: None,
-            baggage: Arc::new([]),
-        }
-    }
-
     /// Reads `traceparent`, `tracestate`, `baggage`, `x-correlation-id` and
     /// `x-causation-id` from `carrier`.
     ///
@@ -226,104 +119,6 @@ impl RequestContext {
             baggage,
         }
     }
-
-    /// The correlation ID.
-    pub fn correlation_id(&self) -> &str {
-        &self.correlation_id
-    }
-
-    /// The causation ID, if one came along.
-    pub fn causation_id(&self) -> Option<&str> {
-        self.causation_id.as_deref()
-    }
-
-    /// The remote `tracestate` header value, if one came along and was kept.
-    pub fn trace_state(&self) -> Option<String> {
-        self.parent
-            .as_ref()
-            .and_then(|parent| parent.trace_state.as_deref())
-            .map(str::to_owned)
-    }
-
-    /// The remote trace ID in hex, if a valid `traceparent` came along.
-    pub fn trace_id(&self) -> Option<String> {
-        self.parent
-            .as_ref()
-            .map(|parent| format!("{:032x}", parent.trace_id))
-    }
-
-    /// Whether the remote parent was sampled, if there is one.
-    pub fn remote_sampled(&self) -> Option<bool> {
-        self.parent.as_ref().map(|parent| parent.sampled)
-    }
-
-    /// The W3C baggage that came along, as `(key, value)` pairs.
-    pub fn baggage(&self) -> &[(String, String)] {
-        &self.baggage
-    }
-
-    /// Runs `future` with this context current for its whole task.
-    pub async fn scope<F: Future>(self, future: F) -> F::Output {
-        TASK_CONTEXT.scope(self, future).await
-    }
-
-    /// Runs `f` with this context current on this thread.
-    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
-        struct Restore(Option<RequestContext>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                let previous = self.0.take();
-                THREAD_CONTEXT.with(|current| *current.borrow_mut() = previous);
-            }
-        }
-        let previous = THREAD_CONTEXT.with(|current| current.borrow_mut().replace(self));
-        let _restore = Restore(previous);
-        f()
-    }
-}
-
-/// Swaps `slot` with the context current on this thread: called once to make a context
-/// current while a future is polled, and once more to put the previous one back.
-pub(crate) fn swap_thread_context(slot: &mut Option<RequestContext>) {
-    THREAD_CONTEXT.with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
-}
-
-/// The request context of the running task or thread, if any.
-pub fn current() -> Option<RequestContext> {
-    TASK_CONTEXT
-        .try_with(RequestContext::clone)
-        .ok()
-        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().clone()))
-}
-
-/// The correlation ID of the running request or message, if any.
-pub fn correlation_id() -> Option<Arc<str>> {
-    TASK_CONTEXT
-        .try_with(|context| context.correlation_id.clone())
-        .ok()
-        .or_else(|| {
-            THREAD_CONTEXT.with(|current| {
-                current
-                    .borrow()
-                    .as_ref()
-                    .map(|context| context.correlation_id.clone())
-            })
-        })
-}
-
-/// The correlation and causation IDs of the running request or message.
-pub(crate) fn request_ids() -> (Option<Arc<str>>, Option<Arc<str>>) {
-    let ids = |context: &RequestContext| {
-        (
-            Some(context.correlation_id.clone()),
-            context.causation_id.clone(),
-        )
-    };
-    TASK_CONTEXT
-        .try_with(ids)
-        .ok()
-        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().as_ref().map(ids)))
-        .unwrap_or((None, None))
 }
 
 /// The most list members a `tracestate` may have; with more, it is discarded whole.
@@ -447,50 +242,9 @@ fn b3_parent(carrier: &dyn Extractor) -> Option<TraceParent> {
     TraceParent::from_span_context(context.span().span_context())
 }
 
-/// The remote parent for a root span created now, if a scope provides one.
-pub(crate) fn remote_parent() -> Option<TraceParent> {
-    if SUPPRESSED.with(Cell::get) {
-        // A span that is never sampled, so its children are not either.
-        return Some(TraceParent {
-            trace_id: ids::trace_id(),
-            span_id: ids::span_id(),
-            sampled: false,
-            trace_state: None,
-        });
-    }
-    TASK_CONTEXT
-        .try_with(|context| context.parent.clone())
-        .ok()
-        .or_else(|| {
-            THREAD_CONTEXT.with(|current| current.borrow().as_ref().map(|c| c.parent.clone()))
-        })
-        .flatten()
-}
-
-/// Marks this thread as one whose spans are never exported.
-pub(crate) fn suppress_tracing() {
-    SUPPRESSED.with(|suppressed| suppressed.set(true));
-}
-
-/// The trace context of `span` as a parent, when teei-obs's subscriber or layer records it.
-pub(crate) fn parent_of_span(span: &tracing::Span) -> Option<TraceParent> {
-    span.with_subscriber(|(id, dispatch)| {
-        if let Some(subscriber) = dispatch.downcast_ref::<super::TeeiSubscriber>()
-            && let Some(parent) = subscriber.parent_of(id)
-        {
-            return Some(parent);
-        }
-        let registry = dispatch.downcast_ref::<Registry>()?;
-        let span = registry.span(id)?;
-        let extensions = span.extensions();
-        extensions.get::<SpanState>().map(SpanState::as_parent)
-    })
-    .flatten()
-}
-
 /// The trace context to send onward: the current span's, else the remote parent's.
 fn outgoing_parent() -> Option<TraceParent> {
-    parent_of_span(&tracing::Span::current())
+    super::subscriber::parent_of_span(&tracing::Span::current())
         .or_else(|| current().and_then(|context| context.parent))
 }
 
@@ -563,48 +317,6 @@ pub fn is_valid_traceparent(value: &str) -> bool {
         && non_zero(parent_id)
         && hex(flags, 2)
         && (rest_allowed || fields.next().is_none())
-}
-
-/// Whether `id` may be used as a correlation or causation ID: 1 to [`MAX_ID_LEN`] bytes of
-/// ASCII letters, digits, `-`, `_`, `.` and `:`.
-pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-}
-
-/// A new random ID in UUID v4 form.
-pub fn generate_id() -> String {
-    let mut out = [0u8; 36];
-    write_id(&mut out).to_owned()
-}
-
-/// [`generate_id`] straight into the `Arc` a context keeps: one allocation, not two.
-fn generate_shared_id() -> Arc<str> {
-    let mut out = [0u8; 36];
-    Arc::from(write_id(&mut out))
-}
-
-/// Writes a random UUID v4 into `out` and returns it as text.
-fn write_id(out: &mut [u8; 36]) -> &str {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut bytes = ids::trace_id().to_be_bytes();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut at = 0;
-    for (i, byte) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out[at] = b'-';
-            at += 1;
-        }
-        out[at] = HEX[usize::from(byte >> 4)];
-        out[at + 1] = HEX[usize::from(byte & 0x0f)];
-        at += 2;
-    }
-    // Only ASCII hex digits and dashes were written.
-    std::str::from_utf8(out).unwrap_or_default()
 }
 
 /// The header names the propagation reads, parsed once: a lookup by `&str` parses the name
@@ -732,47 +444,5 @@ impl Extractor for MessageHeaders {
             .map(|(_, value)| value.as_str())
             .collect();
         (!values.is_empty()).then_some(values)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_ids_are_valid_uuid_v4() {
-        let id = generate_id();
-        assert_eq!(id.len(), 36);
-        assert_eq!(&id[14..15], "4");
-        assert!(is_valid_id(&id));
-        assert_ne!(id, generate_id());
-    }
-
-    #[test]
-    fn ids_outside_the_safe_set_are_refused() {
-        for bad in [
-            "",
-            "a b",
-            "a\nb",
-            "ä",
-            "a\u{0}",
-            "<script>",
-            &"x".repeat(MAX_ID_LEN + 1),
-        ] {
-            assert!(!is_valid_id(bad), "{bad:?}");
-        }
-        for good in ["abc-123", "01HF8Z:ab.c_d", &"x".repeat(MAX_ID_LEN)] {
-            assert!(is_valid_id(good), "{good:?}");
-        }
-    }
-
-    #[test]
-    fn a_thread_scope_is_restored_after_it_ends() {
-        assert!(correlation_id().is_none());
-        let inner = RequestContext::new_root();
-        let id = inner.correlation_id().to_owned();
-        let seen = inner.in_scope(correlation_id);
-        assert_eq!(seen.as_deref(), Some(id.as_str()));
-        assert!(correlation_id().is_none());
     }
 }

@@ -21,10 +21,11 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 use tracing_core::span::Current;
 use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::registry::LookupSpan;
 
+use super::context::TraceParent;
 use super::fields::OwnFields;
 use super::layer::{Core, SpanState};
-use super::propagation::TraceParent;
 use crate::log::LogOutput;
 
 struct Slot {
@@ -346,6 +347,22 @@ impl Fast {
             None => Current::none(),
         }
     }
+}
+
+/// The trace context of `span` as a parent, when teei-obs's subscriber or layer records it.
+pub(crate) fn parent_of_span(span: &tracing::Span) -> Option<TraceParent> {
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(subscriber) = dispatch.downcast_ref::<TeeiSubscriber>()
+            && let Some(parent) = subscriber.parent_of(id)
+        {
+            return Some(parent);
+        }
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(id)?;
+        let extensions = span.extensions();
+        extensions.get::<SpanState>().map(SpanState::as_parent)
+    })
+    .flatten()
 }
 
 impl TeeiSubscriber {
