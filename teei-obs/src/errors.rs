@@ -98,9 +98,12 @@ pub(crate) fn init(
         dropped,
         submitted,
     }));
-    Ok(ErrorTracking {
-        guard: sentry::init(options),
-    })
+    let guard = sentry::init(options);
+    // `sentry::init` binds the client to the calling thread's hub, which is the process
+    // hub only on the thread that touched Sentry first. Request hubs are made from the
+    // process hub, so bind it there too: `init` may run on any thread.
+    Hub::main().bind_client(Hub::with(|hub| hub.client()));
+    Ok(ErrorTracking { guard })
 }
 
 /// The Sentry capture as a `tracing_subscriber` layer, for a `Registry` of your own

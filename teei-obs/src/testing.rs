@@ -1,41 +1,4 @@
-//! A test harness for services built on teei-obs: capture the spans, log lines, Sentry
-//! events and `#[counted]` calls your code makes during a test, and assert on them.
-//!
-//! ```
-//! use teei_obs::{counted, traced};
-//!
-//! #[counted]
-//! #[traced(kind = "server", err, fields(order.id = id))]
-//! fn place(id: u64) -> Result<u64, String> {
-//!     tracing::info!(id, "placing");
-//!     if id == 0 { Err("empty order".into()) } else { Ok(id) }
-//! }
-//!
-//! let capture = teei_obs::testing::capture();
-//! place(7).unwrap();
-//! place(0).unwrap_err();
-//!
-//! let spans = capture.spans_named("place");
-//! assert_eq!(spans.len(), 2);
-//! assert!(spans.iter().any(|s| s.attribute("order.id").as_deref() == Some("7")));
-//! assert!(spans.iter().any(|s| s.is_error()));
-//! assert_eq!(spans[0].kind(), opentelemetry::trace::SpanKind::Server);
-//! assert_eq!(capture.log("placing")["id"], 7);
-//! let calls = capture.calls("place");
-//! assert_eq!((calls.ok, calls.error), (1, 1));
-//! ```
-//!
-//! A capture is scoped to the thread that made it: it installs its own subscriber as the
-//! thread's default (not the global one), so tests running in parallel on other threads
-//! neither see nor disturb its spans and lines, and [`Capture::calls`] counts the calls made
-//! on this thread since the capture began. Inside `#[tokio::test]` (a current-thread
-//! runtime) every task of the test runs on that thread; with a multi-thread runtime, spans
-//! and lines made on worker threads are not captured — keep the test on one thread, or use
-//! [`Capture::calls_anywhere`] for counts. Everything sampled, every level recorded.
-//!
-//! The helpers that look one thing up ([`Capture::span`], [`Capture::log`],
-//! [`Capture::calls`]) panic with a listing of what was captured when it is not there, so
-//! a failing test says what happened instead.
+#![doc = include_str!("../../docs/testing.md")]
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
