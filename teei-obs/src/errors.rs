@@ -102,7 +102,7 @@ pub(crate) fn init(
     // `sentry::init` binds the client to the calling thread's hub, which is the process
     // hub only on the thread that touched Sentry first. Request hubs are made from the
     // process hub, so bind it there too: `init` may run on any thread.
-    Hub::main().bind_client(Hub::with(|hub| hub.client()));
+    Hub::main().bind_client(Hub::current().client());
     Ok(ErrorTracking { guard })
 }
 
