@@ -239,6 +239,14 @@ fn spans(c: &mut Criterion) {
         });
     });
 
+    // The composed path: every teei-obs sink as layers on a Registry (`obs.layers()`).
+    let subscriber = tracing_subscriber::registry().with(unsampled.layers());
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("traced_unsampled_composed", |b| {
+            b.iter(|| traced_fn(black_box(1)))
+        });
+    });
+
     let sampled = obs_with(Sampler::AlwaysOn);
     tracing::subscriber::with_default(sampled.subscriber(), || {
         group.bench_function("traced_sampled_exported", |b| {
@@ -248,6 +256,12 @@ fn spans(c: &mut Criterion) {
     let subscriber = tracing_subscriber::registry().with(sampled.otel_layer());
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("traced_sampled_layer_on_registry", |b| {
+            b.iter(|| traced_fn(black_box(1)))
+        });
+    });
+    let subscriber = tracing_subscriber::registry().with(sampled.layers());
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("traced_sampled_composed", |b| {
             b.iter(|| traced_fn(black_box(1)))
         });
     });

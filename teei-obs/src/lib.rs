@@ -489,8 +489,9 @@ impl Obs {
         self.subscriber_installed
     }
 
-    /// The span layer, to compose into a `tracing_subscriber::Registry` with other layers
-    /// (with [`Config::install_subscriber`]`(false)`).
+    /// The span layer alone, unfiltered, to compose into a `tracing_subscriber::Registry`
+    /// with other layers (with [`Config::install_subscriber`]`(false)`); [`Obs::layers`]
+    /// has it behind the traces filter, with the log and Sentry layers.
     pub fn otel_layer(&self) -> trace::OtelLayer {
         trace::OtelLayer::new(self.core.clone())
     }

@@ -654,7 +654,7 @@ impl Config {
     }
 
     /// Whether `init` installs its subscriber as the global default (it does by default);
-    /// without it, compose [`Obs::otel_layer`](crate::Obs::otel_layer) into your own.
+    /// without it, compose [`Obs::layers`](crate::Obs::layers) into your own `Registry`.
     pub fn install_subscriber(mut self, install: bool) -> Self {
         self.install_subscriber = install;
         self

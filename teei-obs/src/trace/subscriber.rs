@@ -81,8 +81,8 @@ impl TeeiSubscriber {
         TeeiSubscriber(Inner::Fast(Fast {
             core,
             log,
-            log_filter,
-            traces_filter,
+            log_filter: PlainFilter::new(log_filter),
+            traces_filter: PlainFilter::new(traces_filter),
             max_level,
             spans: sharded_slab::Slab::new(),
             stacks: ThreadLocal::new(),
@@ -110,12 +110,42 @@ impl TeeiSubscriber {
     }
 }
 
+/// A `Targets` filter, reduced to one level comparison when it has no per-target
+/// directive (`info`, `warn`: the usual case), since it is asked twice for every span.
+#[derive(Debug)]
+struct PlainFilter {
+    level_only: Option<LevelFilter>,
+    targets: Targets,
+}
+
+impl PlainFilter {
+    fn new(targets: Targets) -> Self {
+        let level_only = targets
+            .iter()
+            .next()
+            .is_none()
+            .then(|| targets.default_level().unwrap_or(LevelFilter::OFF));
+        PlainFilter {
+            level_only,
+            targets,
+        }
+    }
+
+    #[inline]
+    fn would_enable(&self, target: &str, level: &tracing::Level) -> bool {
+        match self.level_only {
+            Some(max) => max >= *level,
+            None => self.targets.would_enable(target, level),
+        }
+    }
+}
+
 /// The fast form: a slab of spans, two plain filters.
 struct Fast {
     core: Core,
     log: LogOutput,
-    log_filter: Targets,
-    traces_filter: Targets,
+    log_filter: PlainFilter,
+    traces_filter: PlainFilter,
     max_level: LevelFilter,
     spans: sharded_slab::Slab<Slot>,
     stacks: ThreadLocal<RefCell<Vec<Id>>>,
