@@ -9,6 +9,7 @@ use teei_obs::config::{Protocol, TraceExport};
 use teei_obs::trace::Sampler;
 use teei_obs::traced;
 use teei_obs_tests::otlp::{Received, attribute, free_port, grpc_receiver, http_receiver};
+use teei_obs_tests::Wiring;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Debug)]
@@ -45,9 +46,9 @@ fn config(endpoint: String, protocol: Protocol) -> teei_obs::Config {
         .trace_export(TraceExport::Otlp { endpoint, protocol })
 }
 
-async fn export_and_check(obs: teei_obs::Obs, received: Received) {
-    let subscriber = tracing_subscriber::registry().with(obs.otel_layer());
-    tracing::subscriber::with_default(subscriber, || {
+/// One test body, both wirings: `init`'s fast subscriber and a `Registry` with the layers.
+async fn export_and_check(obs: teei_obs::Obs, received: Received, wiring: Wiring) {
+    tracing::dispatcher::with_default(&wiring.dispatch(&obs), || {
         checkout(1).unwrap();
         checkout(2).unwrap_err();
     });
@@ -55,7 +56,7 @@ async fn export_and_check(obs: teei_obs::Obs, received: Received) {
     let spans = received
         .wait_for(Duration::from_secs(10), |spans| spans.len() >= 4)
         .await;
-    assert_eq!(spans.len(), 4, "{spans:#?}");
+    assert_eq!(spans.len(), 4, "{wiring:?}: {spans:#?}");
 
     let find = |name: &str, id: &str| {
         spans
@@ -126,22 +127,26 @@ async fn export_and_check(obs: teei_obs::Obs, received: Received) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_arrive_over_grpc_with_links_kinds_attributes_status_and_resource() {
-    let addr = free_port();
-    let received = grpc_receiver(addr).await;
-    let obs = teei_obs::init(config(format!("http://{addr}"), Protocol::Grpc)).unwrap();
-    export_and_check(obs, received).await;
+    for wiring in Wiring::BOTH {
+        let addr = free_port();
+        let received = grpc_receiver(addr).await;
+        let obs = teei_obs::init(config(format!("http://{addr}"), Protocol::Grpc)).unwrap();
+        export_and_check(obs, received, wiring).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_arrive_over_http_protobuf_with_the_same_content() {
-    let addr = free_port();
-    let received = http_receiver(addr).await;
-    let obs = teei_obs::init(config(
-        format!("http://{addr}/v1/traces"),
-        Protocol::HttpProtobuf,
-    ))
-    .unwrap();
-    export_and_check(obs, received).await;
+    for wiring in Wiring::BOTH {
+        let addr = free_port();
+        let received = http_receiver(addr).await;
+        let obs = teei_obs::init(config(
+            format!("http://{addr}/v1/traces"),
+            Protocol::HttpProtobuf,
+        ))
+        .unwrap();
+        export_and_check(obs, received, wiring).await;
+    }
 }
 
 /// An exporter of the test's own, collecting what it is given.

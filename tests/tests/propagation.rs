@@ -77,21 +77,37 @@ fn span<'a>(spans: &'a [SpanData], name: &str, trace_id: Option<&str>) -> &'a Sp
         .unwrap_or_else(|| panic!("no span {name}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_trace_spans_two_services_and_the_correlation_id_goes_there_and_back() {
+/// One test body, both wirings: `init`'s fast subscriber and a `Registry` with the layers.
+#[test]
+fn one_trace_spans_two_services_and_the_correlation_id_goes_there_and_back() {
+    for wiring in teei_obs_tests::Wiring::BOTH {
+        let correlation = format!("checkout-{wiring:?}");
+        wiring.run(obs(), two_services(&correlation));
+    }
+}
+
+async fn two_services(correlation: &str) {
     let b = start_b().await;
     let a = start_a(b).await;
     let response =
-        request_with_headers(a, "GET", "/start", &[("x-correlation-id", "checkout-123")])
+        request_with_headers(a, "GET", "/start", &[("x-correlation-id", correlation)])
             .await
             .unwrap();
     assert_eq!(response.status, 200);
-    assert_eq!(response.header("x-correlation-id"), Some("checkout-123"));
-    assert_eq!(response.body, "b saw correlation checkout-123");
+    assert_eq!(response.header("x-correlation-id"), Some(correlation));
+    assert_eq!(response.body, format!("b saw correlation {correlation}"));
 
     obs().flush().unwrap();
     let spans = spans();
-    let client = span(&spans, "call_b", None);
+    let client = spans
+        .iter()
+        .find(|s| {
+            s.name == "call_b"
+                && s.attributes.iter().any(|kv| {
+                    kv.key.as_str() == "correlation.id" && kv.value.to_string() == correlation
+                })
+        })
+        .unwrap_or_else(|| panic!("no call_b span for {correlation}"));
     let trace_id = client.span_context.trace_id().to_string();
     let b_work = span(&spans, "b_work", Some(&trace_id));
     let servers: Vec<_> = spans
@@ -113,12 +129,12 @@ async fn one_trace_spans_two_services_and_the_correlation_id_goes_there_and_back
         .expect("B's server span is a child of A's client span");
     assert!(b_server.parent_span_is_remote);
     assert_eq!(b_work.parent_span_id, b_server.span_context.span_id());
-    let correlation = b_server
+    let recorded = b_server
         .attributes
         .iter()
         .find(|kv| kv.key.as_str() == "correlation.id")
         .map(|kv| kv.value.to_string());
-    assert_eq!(correlation.as_deref(), Some("checkout-123"));
+    assert_eq!(recorded.as_deref(), Some(correlation));
     // The attributes the OpenTelemetry HTTP semantic conventions ask of a server span.
     let attribute = |key: &str| {
         b_server
