@@ -8,8 +8,8 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use teei_obs::config::{Protocol, TraceExport};
 use teei_obs::trace::Sampler;
 use teei_obs::traced;
-use teei_obs_tests::otlp::{Received, attribute, free_port, grpc_receiver, http_receiver};
 use teei_obs_tests::Wiring;
+use teei_obs_tests::otlp::{Received, attribute, free_port, grpc_receiver, http_receiver};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Debug)]

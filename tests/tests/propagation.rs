@@ -89,10 +89,9 @@ fn one_trace_spans_two_services_and_the_correlation_id_goes_there_and_back() {
 async fn two_services(correlation: &str) {
     let b = start_b().await;
     let a = start_a(b).await;
-    let response =
-        request_with_headers(a, "GET", "/start", &[("x-correlation-id", correlation)])
-            .await
-            .unwrap();
+    let response = request_with_headers(a, "GET", "/start", &[("x-correlation-id", correlation)])
+        .await
+        .unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.header("x-correlation-id"), Some(correlation));
     assert_eq!(response.body, format!("b saw correlation {correlation}"));

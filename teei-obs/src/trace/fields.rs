@@ -171,6 +171,7 @@ pub(crate) enum Stored {
 
 impl OwnFields {
     /// The fields of a new span; nothing is allocated for a span without fields of its own.
+    #[inline]
     pub(crate) fn of(attrs: &tracing::span::Attributes<'_>) -> Self {
         let own = attrs
             .metadata()
