@@ -130,27 +130,8 @@ impl<S> tracing_subscriber::Layer<S> for SentryLayer
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
-        self.registry.register(subscriber);
-    }
-
-    fn on_new_span(
-        &self,
-        attrs: &tracing::span::Attributes<'_>,
-        id: &tracing::span::Id,
-        ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        crate::trace::store_span_fields(attrs, id, &ctx);
-    }
-
-    fn on_record(
-        &self,
-        id: &tracing::span::Id,
-        values: &tracing::span::Record<'_>,
-        ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        crate::trace::record_span_fields(id, values, &ctx);
-    }
+    // Span fields kept in the span's extensions, the dispatcher remembered for trace IDs.
+    crate::trace::event_layer_span_methods!();
 
     fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
         if !enabled() {

@@ -63,37 +63,49 @@ fn emit(obs: &teei_obs::Obs, count: u64) {
     });
 }
 
-async fn exports_over_tls_with_a_private_ca_and_headers(transport: Transport) {
-    let ca = TestCa::generate("teei-obs test CA");
+/// A receiver of `transport` presenting `server`'s certificate, and a service exporting to
+/// it at `https://localhost:PORT` that trusts the CA file `trusted`, with `extra` variables.
+async fn receiver_and_service(
+    transport: Transport,
+    server: &teei_obs_tests::tls::Pem,
+    trusted: std::path::PathBuf,
+    extra: Vec<(&'static str, String)>,
+) -> (Received, teei_obs::Obs) {
     let addr = free_port();
     let received = transport
         .receiver(
             addr,
             ReceiverTls {
-                server: ca.server.clone(),
+                server: server.clone(),
                 client_ca: None,
             },
         )
         .await;
-    let obs = teei_obs::init(
-        config(vec![
-            (
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                format!("https://localhost:{}", addr.port()),
-            ),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", transport.protocol().into()),
-            (
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-                ca.path("ca.pem").display().to_string(),
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_HEADERS",
-                "api-key=s3cr%3Dt,x-tenant=team%20a".into(),
-            ),
-        ])
-        .unwrap(),
+    let mut vars = vec![
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("https://localhost:{}", addr.port()),
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", transport.protocol().into()),
+        (
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            trusted.display().to_string(),
+        ),
+    ];
+    vars.extend(extra);
+    (received, teei_obs::init(config(vars).unwrap()).unwrap())
+}
+
+async fn exports_over_tls_with_a_private_ca_and_headers(transport: Transport) {
+    let ca = TestCa::generate("teei-obs test CA");
+    let headers = "api-key=s3cr%3Dt,x-tenant=team%20a".to_owned();
+    let (received, obs) = receiver_and_service(
+        transport,
+        &ca.server,
+        ca.path("ca.pem"),
+        vec![("OTEL_EXPORTER_OTLP_HEADERS", headers)],
     )
-    .unwrap();
+    .await;
     emit(&obs, 3);
     obs.flush().expect("flush within the bound");
     let spans = received
@@ -212,31 +224,8 @@ async fn http_mutual_tls() {
 async fn an_untrusted_receiver_costs_spans_not_the_service(transport: Transport) {
     let trusted = TestCa::generate("the CA the service trusts");
     let other = TestCa::generate("some other CA");
-    let addr = free_port();
-    let received = transport
-        .receiver(
-            addr,
-            ReceiverTls {
-                server: other.server.clone(),
-                client_ca: None,
-            },
-        )
-        .await;
-    let obs = teei_obs::init(
-        config(vec![
-            (
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                format!("https://localhost:{}", addr.port()),
-            ),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", transport.protocol().into()),
-            (
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-                trusted.path("ca.pem").display().to_string(),
-            ),
-        ])
-        .unwrap(),
-    )
-    .unwrap();
+    let (received, obs) =
+        receiver_and_service(transport, &other.server, trusted.path("ca.pem"), vec![]).await;
     let app = axum::Router::new()
         .route("/orders", axum::routing::get(|| async { "ok" }))
         .layer(obs.layer())
@@ -355,30 +344,13 @@ fn a_missing_or_wrong_certificate_file_is_an_init_error_naming_variable_and_path
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gzip_compression_reaches_the_receiver_compressed() {
     let ca = TestCa::generate("gzip CA");
-    let addr = free_port();
-    let received = http_receiver_tls(
-        addr,
-        ReceiverTls {
-            server: ca.server.clone(),
-            client_ca: None,
-        },
+    let (received, obs) = receiver_and_service(
+        Transport::Http,
+        &ca.server,
+        ca.path("ca.pem"),
+        vec![("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip".into())],
     )
     .await;
-    let obs = teei_obs::init(
-        config(vec![
-            (
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                format!("https://localhost:{}", addr.port()),
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-                ca.path("ca.pem").display().to_string(),
-            ),
-            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip".into()),
-        ])
-        .unwrap(),
-    )
-    .unwrap();
     emit(&obs, 2);
     obs.flush().unwrap();
     let spans = received

@@ -43,33 +43,28 @@ impl TraceParent {
 
     /// As the context of a span of this process (for OpenTelemetry's current `Context`).
     pub(crate) fn local_span_context(&self) -> SpanContext {
-        SpanContext::new(
-            self.trace_id.into(),
-            self.span_id.into(),
-            if self.sampled {
-                opentelemetry::trace::TraceFlags::SAMPLED
-            } else {
-                opentelemetry::trace::TraceFlags::default()
-            },
-            false,
-            self.trace_state
-                .as_deref()
-                .and_then(|state| state.parse().ok())
-                .unwrap_or_default(),
-        )
+        let state = self.trace_state.as_deref().and_then(|s| s.parse().ok());
+        self.context(false, state.unwrap_or_default())
     }
 
+    /// As a remote parent to inject (the `tracestate` header is written from
+    /// `trace_state` directly, so the SDK's stricter key check does not drop it).
     pub(crate) fn span_context(&self) -> SpanContext {
+        self.context(true, TraceState::default())
+    }
+
+    fn context(&self, remote: bool, state: TraceState) -> SpanContext {
+        let flags = if self.sampled {
+            opentelemetry::trace::TraceFlags::SAMPLED
+        } else {
+            opentelemetry::trace::TraceFlags::default()
+        };
         SpanContext::new(
             self.trace_id.into(),
             self.span_id.into(),
-            if self.sampled {
-                opentelemetry::trace::TraceFlags::SAMPLED
-            } else {
-                opentelemetry::trace::TraceFlags::default()
-            },
-            true,
-            TraceState::default(),
+            flags,
+            remote,
+            state,
         )
     }
 }

@@ -105,6 +105,36 @@ pub(crate) fn prepare(
     }
 }
 
+/// The span bookkeeping the log and Sentry layers share, as `Layer` methods: each span's
+/// fields kept in its extensions, the dispatcher remembered (in `self.registry`) to find an
+/// event's trace.
+macro_rules! event_layer_span_methods {
+    () => {
+        fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+            self.registry.register(subscriber);
+        }
+
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            id: &tracing::span::Id,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            crate::trace::store_span_fields(attrs, id, &ctx);
+        }
+
+        fn on_record(
+            &self,
+            id: &tracing::span::Id,
+            values: &tracing::span::Record<'_>,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            crate::trace::record_span_fields(id, values, &ctx);
+        }
+    };
+}
+pub(crate) use event_layer_span_methods;
+
 /// Keeps a new span's fields in its extensions (once, whichever layer comes first).
 pub(crate) fn store_span_fields<S>(attrs: &Attributes<'_>, id: &Id, ctx: &Context<'_, S>)
 where

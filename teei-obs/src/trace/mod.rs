@@ -21,7 +21,10 @@
 mod context;
 mod export;
 mod fields;
-pub(crate) use fields::{Prepared, prepare, record_span_fields, scope_fields, store_span_fields};
+pub(crate) use fields::{
+    Prepared, event_layer_span_methods, prepare, record_span_fields, scope_fields,
+    store_span_fields,
+};
 mod filter;
 pub(crate) use filter::{Filters, max_level};
 mod global;
