@@ -51,10 +51,16 @@ fn dropped(text: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_are_dropped_and_counted_while_down_and_export_resumes_when_it_returns() {
+    // One test body, both wirings: `init`'s fast subscriber and a `Registry` with the layers.
+    for wiring in teei_obs_tests::Wiring::BOTH {
+        collector_down_and_back(wiring).await;
+    }
+}
+
+async fn collector_down_and_back(wiring: teei_obs_tests::Wiring) {
     let addr = free_port();
     let obs = teei_obs::init(config(addr)).unwrap();
-    let subscriber = tracing_subscriber::registry().with(obs.otel_layer());
-    let dispatch = tracing::Dispatch::new(subscriber);
+    let dispatch = wiring.dispatch(&obs);
 
     let before = rss_kib();
     let started = Instant::now();

@@ -157,14 +157,18 @@ fn pretty_lines_escape_control_characters_so_input_cannot_forge_lines() {
             .capture_logs(true),
     )
     .unwrap();
-    tracing::subscriber::with_default(pretty.subscriber(), || {
-        let input = "ok\n2026-01-01T00:00:00.000Z  INFO forged: admin logged in";
-        tracing::warn!(user = input, "login failed for {input}");
-    });
+    for wiring in Wiring::BOTH {
+        tracing::dispatcher::with_default(&wiring.dispatch(&pretty), || {
+            let input = "ok\n2026-01-01T00:00:00.000Z  INFO forged: admin logged in";
+            tracing::warn!(user = input, "login failed for {input}");
+        });
+    }
     let lines = pretty.recent_logs();
-    assert_eq!(lines.len(), 1);
-    assert!(!lines[0].contains('\n'));
-    assert!(lines[0].contains("ok\\n2026"), "{}", lines[0]);
+    assert_eq!(lines.len(), 2, "one line per wiring");
+    for line in &lines {
+        assert!(!line.contains('\n'));
+        assert!(line.contains("ok\\n2026"), "{line}");
+    }
 }
 
 #[traced(fields(payload = tracing::field::Empty))]
@@ -173,8 +177,15 @@ fn carry_secret(key: &str, value: &str) {
     tracing::info!(secret_field = value, "carrying");
 }
 
+/// One test body, both wirings: `init`'s fast subscriber and a `Registry` with the layers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secret_corpus_leaks_into_neither_logs_nor_exported_spans() {
+    for wiring in Wiring::BOTH {
+        corpus_through(wiring).await;
+    }
+}
+
+async fn corpus_through(wiring: Wiring) {
     let addr = free_port();
     let received = grpc_receiver(addr).await;
     let exporting = teei_obs::init(
@@ -191,7 +202,7 @@ async fn the_secret_corpus_leaks_into_neither_logs_nor_exported_spans() {
     )
     .unwrap();
     let secrets: Vec<String> = SECRET_VALUES.iter().map(|(_, v)| (*v).to_owned()).collect();
-    tracing::subscriber::with_default(exporting.subscriber(), || {
+    tracing::dispatcher::with_default(&wiring.dispatch(&exporting), || {
         for key in SECRET_KEYS {
             // A span attribute and a log field under each sensitive key.
             let span = tracing::info_span!("keyed", attribute = tracing::field::Empty);
@@ -231,9 +242,12 @@ async fn the_secret_corpus_leaks_into_neither_logs_nor_exported_spans() {
     for secret in &secrets {
         assert!(
             !exported.contains(secret.as_str()),
-            "span attributes leak {secret}"
+            "{wiring:?}: span attributes leak {secret}"
         );
-        assert!(!logs.contains(secret.as_str()), "logs leak {secret}");
+        assert!(
+            !logs.contains(secret.as_str()),
+            "{wiring:?}: logs leak {secret}"
+        );
     }
     assert!(!logs.contains("s3cr3t-value"), "{logs}");
     assert!(

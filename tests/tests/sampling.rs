@@ -85,10 +85,21 @@ fn remote(flags: &str) -> RequestContext {
 }
 
 #[test]
+fn every_sink_composed_on_a_registry_samples_the_same_way() {
+    ten_percent_of_ten_thousand_roots(|obs| teei_obs_tests::Wiring::Composed.dispatch(obs));
+}
+
+#[test]
 fn a_remote_parent_decides_for_the_spans_that_continue_it() {
+    for wiring in teei_obs_tests::Wiring::BOTH {
+        remote_parent_decides(wiring);
+    }
+}
+
+fn remote_parent_decides(wiring: teei_obs_tests::Wiring) {
     // Roots would never be sampled here, but a sampled remote parent wins.
     let obs = obs(Sampler::ParentBased(Root::AlwaysOff));
-    tracing::subscriber::with_default(obs.subscriber(), || {
+    tracing::dispatcher::with_default(&wiring.dispatch(&obs), || {
         remote("01").in_scope(continued);
         remote("00").in_scope(continued);
         continued();

@@ -204,20 +204,32 @@ async fn panic_and_error(wiring: Wiring) {
 async fn the_secret_corpus_leaks_nothing_into_sentry_events() {
     use teei_obs_tests::corpus::{SECRET_KEYS, SECRET_VALUES};
     let (obs, envelopes) = setup().await;
-    let context = teei_obs::trace::RequestContext::new_root();
-    context.in_scope(|| {
-        for (what, secret) in SECRET_VALUES {
-            tracing::error!(detail = *secret, what = *what, "value leak check {secret}");
-        }
-        for key in SECRET_KEYS {
-            let mut object = serde_json::Map::new();
-            object.insert((*key).to_owned(), serde_json::Value::from("s3cr3t-value"));
-            // Distinct messages: Sentry drops an event identical to the one before it.
-            tracing::error!(payload = %serde_json::Value::Object(object), "key leak check {key}");
-        }
-    });
+    // One test body, both wirings: `init`'s fast subscriber and a `Registry` with the layers.
+    for wiring in Wiring::BOTH {
+        let context = teei_obs::trace::RequestContext::new_root();
+        tracing::dispatcher::with_default(&wiring.dispatch(obs), || {
+            context.in_scope(|| {
+                for (what, secret) in SECRET_VALUES {
+                    tracing::error!(
+                        detail = *secret,
+                        what = *what,
+                        "value leak check {secret} ({wiring:?})"
+                    );
+                }
+                for key in SECRET_KEYS {
+                    let mut object = serde_json::Map::new();
+                    object.insert((*key).to_owned(), serde_json::Value::from("s3cr3t-value"));
+                    // Distinct messages: Sentry drops an event identical to the one before.
+                    tracing::error!(
+                        payload = %serde_json::Value::Object(object),
+                        "key leak check {key} ({wiring:?})"
+                    );
+                }
+            })
+        });
+    }
     assert!(obs.flush_errors(Duration::from_secs(5)));
-    let expected = SECRET_VALUES.len() + SECRET_KEYS.len();
+    let expected = 2 * (SECRET_VALUES.len() + SECRET_KEYS.len());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while envelopes.raw().matches("leak check").count() < expected
         && tokio::time::Instant::now() < deadline
