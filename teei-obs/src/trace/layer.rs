@@ -208,6 +208,11 @@ impl Core {
 }
 
 impl SpanState {
+    /// Whether the span is sampled and so records until it closes.
+    pub(crate) fn is_recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
     /// This span as the parent of another.
     pub(crate) fn as_parent(&self) -> TraceParent {
         TraceParent {

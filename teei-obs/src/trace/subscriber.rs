@@ -38,7 +38,10 @@ struct Slot {
     /// The trace context its children and its log lines take: its own when the span is
     /// traced, its parent's when only the log filter enabled it.
     header: Option<TraceParent>,
-    /// The span's recording state, when the traces filter lets it through.
+    /// Whether the traces filter lets the span through.
+    traced: bool,
+    /// What a sampled span records until it closes (unsampled spans keep nothing here:
+    /// their trace context is the header).
     state: Option<Mutex<SpanState>>,
 }
 
@@ -197,7 +200,8 @@ impl Fast {
         };
         let (header, state) = if traced {
             let state = self.core.start(attrs, parent);
-            (Some(state.as_parent()), Some(Mutex::new(state)))
+            let header = Some(state.as_parent());
+            (header, state.is_recording().then(|| Mutex::new(state)))
         } else {
             // Not traced: transparent, its children continue its parent's trace.
             (parent, None)
@@ -213,6 +217,7 @@ impl Fast {
                 OwnFields::default()
             }),
             header,
+            traced,
             state,
         };
         match self.spans.insert(slot) {
@@ -306,18 +311,17 @@ impl Fast {
     /// Adds `event` to the nearest traced span, if that one is sampled.
     fn attach(&self, event: &Event<'_>, span: Option<Id>) {
         let traced = match (event.parent(), span) {
-            (Some(parent), _) => self.slot(parent).filter(|slot| slot.state.is_some()),
+            (Some(parent), _) => self.slot(parent).filter(|slot| slot.traced),
             (None, Some(_)) => self.stacks.get().and_then(|stack| {
                 stack
                     .borrow()
                     .iter()
                     .rev()
-                    .find_map(|id| self.slot(id).filter(|slot| slot.state.is_some()))
+                    .find_map(|id| self.slot(id).filter(|slot| slot.traced))
             }),
             (None, None) => None,
         };
         if let Some(slot) = traced
-            && slot.header.as_ref().is_some_and(|h| h.sampled)
             && let Some(state) = &slot.state
         {
             state
