@@ -401,28 +401,23 @@ fn install_log_bridge(filters: &trace::Filters) {
         .init();
 }
 
-/// The resource every exported span carries: `OTEL_RESOURCE_ATTRIBUTES` first, then what
-/// the process knows of itself, then the service's own settings, each layer winning over
-/// the one before.
+/// The resource every exported span carries: what the process knows of itself, then
+/// `OTEL_RESOURCE_ATTRIBUTES`, then the service's own settings, each layer winning over
+/// the one before (the builder keeps the last value of a repeated key).
 fn resource(config: &Config) -> opentelemetry_sdk::Resource {
-    let mut attributes: Vec<KeyValue> = config
-        .resource_attributes
-        .iter()
-        .map(|(key, value)| KeyValue::new(key.clone(), value.clone()))
-        .collect();
-    let given = |key: &str| config.resource_attributes.iter().any(|(k, _)| k == key);
-    if !given("service.instance.id") {
-        attributes.push(KeyValue::new(
-            "service.instance.id",
-            instance_id().to_owned(),
-        ));
-    }
-    if !given("host.name")
-        && let Some(host) = hostname::get().ok().and_then(|h| h.into_string().ok())
-    {
+    let mut attributes = vec![
+        KeyValue::new("service.instance.id", instance_id().to_owned()),
+        KeyValue::new("process.pid", i64::from(std::process::id())),
+    ];
+    if let Some(host) = hostname::get().ok().and_then(|h| h.into_string().ok()) {
         attributes.push(KeyValue::new("host.name", host));
     }
-    attributes.push(KeyValue::new("process.pid", i64::from(std::process::id())));
+    attributes.extend(
+        config
+            .resource_attributes
+            .iter()
+            .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+    );
     attributes.push(KeyValue::new("service.name", config.service_name.clone()));
     if let Some(version) = &config.service_version {
         attributes.push(KeyValue::new("service.version", version.clone()));
@@ -431,7 +426,6 @@ fn resource(config: &Config) -> opentelemetry_sdk::Resource {
         "deployment.environment.name",
         config.environment.clone(),
     ));
-    // The builder keeps the last value of a repeated key.
     opentelemetry_sdk::Resource::builder_empty()
         .with_attributes(attributes)
         .build()

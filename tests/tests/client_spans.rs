@@ -88,7 +88,8 @@ async fn start_caller(callee: SocketAddr) -> SocketAddr {
             Err(error) => format!("failed: {error}"),
         }
     };
-    let refused = free_closed_port();
+    // Bound and released: nothing listens there.
+    let refused = teei_obs_tests::otlp::free_port();
     let to_nowhere = move || {
         let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
             .with(ClientMiddleware::default())
@@ -118,10 +119,6 @@ async fn start_caller(callee: SocketAddr) -> SocketAddr {
         .route("/nowhere", get(to_nowhere))
         .layer(obs().layer());
     serve(router).await
-}
-
-fn free_closed_port() -> SocketAddr {
-    teei_obs_tests::otlp::free_port()
 }
 
 /// The caller's server span, the client span and the callee's server span of one call.

@@ -314,3 +314,15 @@ fn an_invalid_directive_fails_init_naming_rust_log() {
     .to_string();
     assert!(error.contains("OTEL_TRACES_FILTER"), "{error}");
 }
+
+#[test]
+fn an_invalid_directive_given_to_the_builder_fails_init_itself() {
+    let error = teei_obs::init(
+        teei_obs::Config::new("bad-filter")
+            .install_subscriber(false)
+            .log_filter("[[["),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("RUST_LOG"), "{error}");
+}

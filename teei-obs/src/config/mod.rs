@@ -461,9 +461,10 @@ impl Config {
 
     /// Whether instrumentation written against the OpenTelemetry API joins teei-obs's
     /// traces (on by default): `init` installs a global tracer provider exporting through
-    /// the same pipeline, and each request's server span (and each client span of
-    /// [`ClientLayer`](crate::client::ClientLayer)) is OpenTelemetry's current `Context`
-    /// while it runs. Off saves a small per-request cost (see `docs/performance.md`).
+    /// the same pipeline, and each request's server span is OpenTelemetry's current
+    /// `Context` while it runs ([`ClientLayer`](crate::client::ClientLayer) does the same
+    /// for its client spans, whatever this says). Off saves a small per-request cost (see
+    /// `docs/performance.md`).
     pub fn opentelemetry_api(mut self, enabled: bool) -> Self {
         self.opentelemetry_api = enabled;
         self

@@ -120,7 +120,12 @@ impl super::layer::SpanSink for Pipeline {
 impl Pipeline {
     pub(crate) fn memory(capacity: usize, metrics: PipelineMetrics) -> Self {
         Pipeline {
-            sink: Sink::Memory(Mutex::new(VecDeque::with_capacity(capacity)), capacity),
+            // Grown as spans arrive: a large ring (a test capture keeps 100,000) must not
+            // reserve its whole size up front.
+            sink: Sink::Memory(
+                Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+                capacity,
+            ),
             metrics,
         }
     }

@@ -57,8 +57,8 @@ struct Recording {
     status: Status,
 }
 
-/// Where finished sampled spans go: the export pipeline (or a test's capture). Span
-/// recording knows this trait, not the sinks behind it.
+/// Where finished sampled spans go: the export pipeline. Span recording knows this trait,
+/// not the sink behind it.
 pub(crate) trait SpanSink: Send + Sync + 'static {
     /// Takes a finished span; never blocks.
     fn submit(&self, span: SpanData);
