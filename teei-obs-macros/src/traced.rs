@@ -70,11 +70,18 @@ fn wrap(function: ItemFn, options: TracedOptions) -> TokenStream {
         quote_spanned! {span=>
             if let ::core::result::Result::Err(__teei_error) = &__teei_ret {
                 __teei_span.record("otel.status_description", #value);
+                #[allow(unused_imports)]
+                use ::teei_obs::__private::{
+                    ViaAsRef as _, ViaAsRefShared as _, ViaError as _, ViaNothing as _,
+                };
+                let __teei_probe = ::teei_obs::__private::ErrorProbe(__teei_error);
                 ::teei_obs::__private::tracing::event!(
                     target: ::core::module_path!(),
                     parent: &__teei_span,
                     ::teei_obs::__private::tracing::Level::ERROR,
+                    "exception.type" = (&&&__teei_probe).type_name(),
                     exception.message = #value,
+                    error = (&&&__teei_probe).as_error(),
                     "exception"
                 );
             }

@@ -42,13 +42,12 @@ pub struct TraceLayer {
 }
 
 #[derive(Debug, Default)]
-// Service name, flag and redactor are read for Sentry's per-request hub only.
+// Service name and flag are read for Sentry's per-request hub only.
 #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
 struct Shared {
     service: String,
     /// Whether `init` set up error tracking: only then is a Sentry hub made per request.
     sentry: bool,
-    redactor: crate::redact::Redactor,
     metrics: Option<std::sync::Arc<HttpMetrics>>,
     /// Whether the server span is made OpenTelemetry's current `Context`.
     opentelemetry_api: bool,
@@ -62,7 +61,6 @@ impl TraceLayer {
 
     pub(crate) fn for_service(
         service: &str,
-        redactor: crate::redact::Redactor,
         metrics: std::sync::Arc<HttpMetrics>,
         sentry: bool,
         opentelemetry_api: bool,
@@ -71,7 +69,6 @@ impl TraceLayer {
             shared: std::sync::Arc::new(Shared {
                 service: service.to_owned(),
                 sentry,
-                redactor,
                 metrics: Some(metrics),
                 opentelemetry_api,
             }),
@@ -249,6 +246,16 @@ impl<S> tower_layer::Layer<S> for TraceLayer {
     type Service = TraceService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        #[cfg(feature = "sentry")]
+        let inner = if self.shared.sentry {
+            // `sentry-tower` attaches the request's data to the request's hub.
+            Inner::Sentry(tower_layer::Layer::layer(
+                &sentry_tower::SentryHttpLayer::new(),
+                inner,
+            ))
+        } else {
+            Inner::Plain(inner)
+        };
         TraceService {
             inner,
             layer: self.clone(),
@@ -259,8 +266,97 @@ impl<S> tower_layer::Layer<S> for TraceLayer {
 /// The service [`TraceLayer`] wraps around a service.
 #[derive(Clone, Debug)]
 pub struct TraceService<S> {
-    inner: S,
+    inner: Inner<S>,
     layer: TraceLayer,
+}
+
+/// The wrapped service: with error tracking on, behind `sentry-tower`'s request data.
+#[cfg(not(feature = "sentry"))]
+type Inner<S> = S;
+
+#[cfg(feature = "sentry")]
+#[derive(Clone)]
+enum Inner<S> {
+    Plain(S),
+    Sentry(sentry_tower::SentryHttpService<S>),
+}
+
+#[cfg(feature = "sentry")]
+impl<S> std::fmt::Debug for Inner<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Inner::Plain(_) => "Plain",
+            Inner::Sentry(_) => "SentryHttpService",
+        })
+    }
+}
+
+#[cfg(not(feature = "sentry"))]
+type InnerFuture<F> = F;
+
+#[cfg(feature = "sentry")]
+pin_project_lite::pin_project! {
+    #[project = InnerProjection]
+    enum InnerFuture<F> {
+        Plain { #[pin] future: F },
+        Sentry { #[pin] future: sentry_tower::SentryHttpFuture<F> },
+    }
+}
+
+#[cfg(feature = "sentry")]
+impl<F> std::fmt::Debug for InnerFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InnerFuture")
+    }
+}
+
+#[cfg(feature = "sentry")]
+impl<F, R, E> std::future::Future for InnerFuture<F>
+where
+    F: std::future::Future<Output = Result<axum::http::Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            InnerProjection::Plain { future } => future.poll(cx),
+            InnerProjection::Sentry { future } => future.poll(cx),
+        }
+    }
+}
+
+#[cfg(feature = "sentry")]
+impl<S, B, R> tower_service::Service<axum::http::Request<B>> for Inner<S>
+where
+    S: tower_service::Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = InnerFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        match self {
+            Inner::Plain(inner) => inner.poll_ready(cx),
+            Inner::Sentry(inner) => inner.poll_ready(cx),
+        }
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        match self {
+            Inner::Plain(inner) => InnerFuture::Plain {
+                future: inner.call(request),
+            },
+            Inner::Sentry(inner) => InnerFuture::Sentry {
+                future: inner.call(request),
+            },
+        }
+    }
 }
 
 impl<S, B, R> tower_service::Service<axum::http::Request<B>> for TraceService<S>
@@ -308,16 +404,8 @@ where
         });
         // A Sentry hub of its own: this request's breadcrumbs stay with this request.
         #[cfg(feature = "sentry")]
-        let hub = (shared.sentry && crate::errors::enabled()).then(|| {
-            crate::errors::request_hub(
-                &context,
-                &shared.service,
-                method.as_str(),
-                request.uri(),
-                request.headers(),
-                &shared.redactor,
-            )
-        });
+        let hub = (shared.sentry && crate::errors::enabled())
+            .then(|| crate::errors::request_hub(&context, &shared.service));
         // The span's parent is the remote caller, so it is created in the request's context;
         // the inner call too, as it may start work right away.
         let mut context = Some(context);
@@ -430,7 +518,7 @@ pin_project_lite::pin_project! {
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: F,
+        inner: InnerFuture<F>,
         span: tracing::Span,
         otel: Option<opentelemetry::Context>,
         context: Option<crate::trace::RequestContext>,

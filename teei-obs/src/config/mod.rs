@@ -373,8 +373,20 @@ impl Config {
                     )
                 })?,
                 sample_rate: rate("SENTRY_SAMPLE_RATE", 1.0)?,
-                traces_sample_rate: rate("SENTRY_TRACES_SAMPLE_RATE", 0.0)?,
             });
+        }
+        // Traces go to OpenTelemetry; Sentry performance transactions would be a second,
+        // differently sampled copy of them. Refused rather than silently ignored.
+        #[cfg(feature = "sentry")]
+        if let Some(value) = env.var("SENTRY_TRACES_SAMPLE_RATE")
+            && value.trim().parse::<f32>() != Ok(0.0)
+        {
+            return Err(invalid(
+                "SENTRY_TRACES_SAMPLE_RATE",
+                value,
+                "0 or unset: teei-obs sends traces to OpenTelemetry (OTEL_TRACES_SAMPLER), \
+                 not as Sentry transactions",
+            ));
         }
         config.log_format = match env.var("LOG_FORMAT").as_deref() {
             None => None,
@@ -555,7 +567,6 @@ impl Config {
         self.sentry = Some(crate::errors::SentrySettings {
             dsn,
             sample_rate: 1.0,
-            traces_sample_rate: 0.0,
         });
         Ok(self)
     }
@@ -888,6 +899,7 @@ mod tests {
             ("RUST_LOG", "info,=,x=loud"),
             ("LOG_FORMAT", "xml"),
             ("SENTRY_DSN", "not a dsn"),
+            ("SENTRY_TRACES_SAMPLE_RATE", "0.2"),
         ];
         for (variable, value) in cases {
             let error = from(&[(variable, value)]).unwrap_err().to_string();
@@ -901,5 +913,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("OTEL_TRACES_SAMPLER_ARG"), "{error}");
+    }
+
+    #[test]
+    #[cfg(feature = "sentry")]
+    fn a_sentry_traces_rate_is_refused_naming_opentelemetry_and_zero_is_accepted() {
+        let error = from(&[("SENTRY_TRACES_SAMPLE_RATE", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("OpenTelemetry"), "{error}");
+        assert!(from(&[("SENTRY_TRACES_SAMPLE_RATE", "0")]).is_ok());
+        assert!(from(&[("SENTRY_TRACES_SAMPLE_RATE", "0.0")]).is_ok());
     }
 }

@@ -92,6 +92,15 @@ pub struct RequestContext {
     pub(crate) correlation_id: Arc<str>,
     pub(crate) causation_id: Option<Arc<str>>,
     pub(crate) baggage: Arc<[(String, String)]>,
+    /// Where a message came from and what it is, for its Sentry hub's tags.
+    pub(crate) message: Option<Arc<MessageMeta>>,
+}
+
+/// A message's destination (subject, topic) and event type.
+#[derive(Debug)]
+pub(crate) struct MessageMeta {
+    pub(crate) destination: Arc<str>,
+    pub(crate) event_type: Arc<str>,
 }
 
 tokio::task_local! {
@@ -112,6 +121,7 @@ impl RequestContext {
             correlation_id: generate_shared_id(),
             causation_id: None,
             baggage: Arc::new([]),
+            message: None,
         }
     }
 
@@ -150,8 +160,48 @@ impl RequestContext {
         &self.baggage
     }
 
+    /// Marks this context as a message's: received on `destination` (a subject, a topic),
+    /// of type `event_type`. Its [`scope`](RequestContext::scope)'s Sentry hub is tagged
+    /// `messaging.destination` and `eventType`.
+    ///
+    /// ```
+    /// use teei_obs::trace::{MessageHeaders, RequestContext};
+    ///
+    /// # async fn handle() {}
+    /// # async fn consume(headers: MessageHeaders) {
+    /// RequestContext::extract(&headers)
+    ///     .for_message("profile.updated", "ProfileUpdated")
+    ///     .scope(handle())
+    ///     .await;
+    /// # }
+    /// ```
+    pub fn for_message(
+        mut self,
+        destination: impl Into<Arc<str>>,
+        event_type: impl Into<Arc<str>>,
+    ) -> Self {
+        self.message = Some(Arc::new(MessageMeta {
+            destination: destination.into(),
+            event_type: event_type.into(),
+        }));
+        self
+    }
+
     /// Runs `future` with this context current for its whole task.
+    ///
+    /// With error tracking on, `future` also runs in a Sentry hub of its own, tagged with
+    /// the correlation and causation IDs (and a message's destination and type, see
+    /// [`for_message`](RequestContext::for_message)): a consumer's error carries its own
+    /// IDs and only its own breadcrumbs. Inside a request's or another scope's hub, the new
+    /// hub starts from that one's breadcrumbs and tags.
     pub async fn scope<F: Future>(self, future: F) -> F::Output {
+        #[cfg(feature = "sentry")]
+        {
+            if let Some(hub) = crate::errors::scope_hub(&self, current().is_some()) {
+                use sentry::SentryFutureExt as _;
+                return TASK_CONTEXT.scope(self, future.bind_hub(hub)).await;
+            }
+        }
         TASK_CONTEXT.scope(self, future).await
     }
 

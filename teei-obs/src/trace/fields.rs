@@ -19,6 +19,10 @@ pub(crate) struct Prepared {
     pub(crate) target: String,
     pub(crate) message: String,
     pub(crate) fields: Map<String, Value>,
+    /// The error value the event carries (`error = &err as &dyn Error`), innermost
+    /// `source()` first as Sentry orders them, values redacted.
+    #[cfg(feature = "sentry")]
+    pub(crate) exceptions: Vec<sentry::protocol::Exception>,
 }
 
 /// Collects an event's or a span's fields as JSON values.
@@ -26,6 +30,8 @@ pub(crate) struct Prepared {
 pub(crate) struct JsonFields {
     pub(crate) message: Option<String>,
     pub(crate) fields: Vec<(&'static str, Value)>,
+    #[cfg(feature = "sentry")]
+    pub(crate) exceptions: Vec<sentry::protocol::Exception>,
 }
 
 impl JsonFields {
@@ -56,6 +62,22 @@ impl Visit for JsonFields {
             self.message = Some(value.to_owned());
         } else {
             self.push(field, Value::from(value));
+        }
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        // A line shows the chain as one text: `outer: cause: root cause`.
+        let mut text = value.to_string();
+        let mut source = value.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        self.push(field, Value::from(text));
+        // Sentry gets the chain itself, typed by the SDK (the first error value wins).
+        #[cfg(feature = "sentry")]
+        if self.exceptions.is_empty() {
+            self.exceptions = sentry::event_from_error(value).exception.values;
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -91,6 +113,16 @@ pub(crate) fn prepare(
         redactor.redact_json(&mut value);
         value
     };
+    #[cfg(feature = "sentry")]
+    let exceptions = {
+        let mut exceptions = fields.exceptions;
+        for exception in &mut exceptions {
+            if let Some(value) = &exception.value {
+                exception.value = Some(redactor.redact_text(value).into_owned());
+            }
+        }
+        exceptions
+    };
     let fields = span_fields
         .iter()
         .cloned()
@@ -102,6 +134,8 @@ pub(crate) fn prepare(
         target: metadata.target().to_owned(),
         message,
         fields,
+        #[cfg(feature = "sentry")]
+        exceptions,
     }
 }
 

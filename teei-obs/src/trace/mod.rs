@@ -43,6 +43,10 @@ mod subscriber;
 
 pub(crate) use context::request_ids;
 #[cfg(feature = "sentry")]
+pub(crate) use context::remote_parent;
+#[cfg(feature = "sentry")]
+pub(crate) use subscriber::parent_of_span;
+#[cfg(feature = "sentry")]
 pub(crate) use context::suppress_tracing as suppress_on_this_thread;
 pub use context::{
     CAUSATION_HEADER, CORRELATION_HEADER, MAX_ID_LEN, RequestContext, correlation_id, current,

@@ -117,6 +117,7 @@ impl RequestContext {
             correlation_id,
             causation_id,
             baggage,
+            message: None,
         }
     }
 }

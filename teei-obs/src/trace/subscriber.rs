@@ -288,14 +288,14 @@ impl Fast {
             match &self.sentry_capture {
                 Some(store) => {
                     if let Some(sentry_event) =
-                        crate::errors::event_for(&prepared, header.map(|h| h.0))
+                        crate::errors::event_for(&prepared, header.map(|h| (h.0, h.1)))
                         && let Ok(json) = serde_json::to_value(&sentry_event)
                     {
                         store.lock().unwrap_or_else(|e| e.into_inner()).push(json);
                     }
                 }
                 None if crate::errors::enabled() => {
-                    crate::errors::observe(&prepared, header.map(|h| h.0));
+                    crate::errors::observe(&prepared, header.map(|h| (h.0, h.1)));
                 }
                 None => {}
             }
