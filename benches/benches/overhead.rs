@@ -434,11 +434,45 @@ fn requests(c: &mut Criterion) {
     group.finish();
 }
 
+/// Sentry's side of a span with an INFO event in it (a breadcrumb): `sentry-tracing`'s layer
+/// (which also makes a Sentry span of every INFO span) against teei-obs's, each on a bare
+/// `Registry`; the Registry alone is the baseline.
+fn sentry_layers(c: &mut Criterion) {
+    use tracing_subscriber::layer::SubscriberExt;
+    // A client whose endpoint is down: envelopes are dropped at once, breadcrumbs recorded.
+    let obs = teei_obs::init(
+        teei_obs::Config::new("bench")
+            .install_subscriber(false)
+            .trace_export(teei_obs::config::TraceExport::None)
+            .sentry_dsn("http://public@127.0.0.1:9/1")
+            .expect("dsn"),
+    )
+    .expect("init");
+    let work = || {
+        let span = tracing::info_span!("handle", order = 7);
+        let _entered = span.enter();
+        tracing::info!(user_id = 42, "order placed");
+    };
+    let mut group = c.benchmark_group("sentry");
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        group.bench_function("registry_bare", |b| b.iter(work));
+    });
+    tracing::subscriber::with_default(
+        tracing_subscriber::registry().with(obs.sentry_layer()),
+        || group.bench_function("registry_teei_sentry_layer", |b| b.iter(work)),
+    );
+    tracing::subscriber::with_default(
+        tracing_subscriber::registry().with(sentry_tracing::layer()),
+        || group.bench_function("registry_sentry_tracing_layer", |b| b.iter(work)),
+    );
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = per_call, contended, spans, logs, render, requests
+    targets = per_call, contended, spans, logs, render, requests, sentry_layers
 }
 criterion_main!(benches);

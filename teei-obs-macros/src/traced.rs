@@ -81,7 +81,7 @@ fn wrap(function: ItemFn, options: TracedOptions) -> TokenStream {
                     ::teei_obs::__private::tracing::Level::ERROR,
                     "exception.type" = (&&&__teei_probe).type_name(),
                     exception.message = #value,
-                    error = (&&&__teei_probe).as_error(),
+                    error = (&&&__teei_probe).error_value(),
                     "exception"
                 );
             }

@@ -64,6 +64,7 @@ pub mod config;
 pub mod errors;
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
+mod error_probe;
 pub mod health;
 pub mod http;
 pub mod log;
@@ -681,6 +682,7 @@ async fn wait_for_signal() {
 pub mod __private {
     pub use linkme;
 
+    pub use crate::error_probe::{ErrorProbe, ViaAsRef, ViaAsRefShared, ViaError, ViaNothing};
     pub use crate::health::{CheckEntry, CheckFuture, IntoOutcome, Kind, Missing, State};
     pub use crate::metrics::function::{
         AnyOutcome, Call, Histogram, NO_TIMING, NoTiming, ResultOutcome, Timing,
@@ -688,95 +690,7 @@ pub mod __private {
     pub use crate::metrics::slot::{ROWS, Slot};
     pub use crate::metrics::{FunctionMetrics, Objective};
     pub use crate::registry::{FunctionEntry, Instrumentation, TracedInfo};
-    pub use error_probe::{ErrorProbe, ViaAsRef, ViaAsRefShared, ViaError, ViaNothing};
     pub use tracing;
-
-    /// What `#[traced(err)]` learns of an error type it cannot name a bound for: the error
-    /// value behind it, if there is one, and its type's name when that says something.
-    /// Autoref specialisation: `(&&&ErrorProbe(&e)).as_error()` takes the first tier whose
-    /// bound holds — `E: Error`, `E: AsRef<dyn Error + Send + Sync>` (`anyhow::Error`,
-    /// `Box<dyn Error + Send + Sync>`), `E: AsRef<dyn Error>`, anything.
-    pub mod error_probe {
-        use std::error::Error;
-
-        /// The error a macro holds, probed by the tiers below.
-        #[derive(Debug)]
-        pub struct ErrorProbe<'a, E: ?Sized>(pub &'a E);
-
-        impl<E: ?Sized> Clone for ErrorProbe<'_, E> {
-            fn clone(&self) -> Self {
-                *self
-            }
-        }
-        impl<E: ?Sized> Copy for ErrorProbe<'_, E> {}
-
-        /// Tier 1: an error type.
-        pub trait ViaError<'a> {
-            /// The error value.
-            fn as_error(self) -> Option<&'a (dyn Error + 'static)>;
-            /// The type's name.
-            fn type_name(self) -> &'static str;
-        }
-        impl<'a, E: Error + 'static> ViaError<'a> for &&&ErrorProbe<'a, E> {
-            fn as_error(self) -> Option<&'a (dyn Error + 'static)> {
-                Some(self.0)
-            }
-            fn type_name(self) -> &'static str {
-                std::any::type_name::<E>()
-            }
-        }
-
-        /// Tier 2: a holder of a shareable error (`anyhow::Error`, a boxed error).
-        pub trait ViaAsRefShared<'a> {
-            /// The error value held.
-            fn as_error(self) -> Option<&'a (dyn Error + 'static)>;
-            /// Empty: the holder's name says nothing the error's own does not.
-            fn type_name(self) -> &'static str;
-        }
-        impl<'a, E: AsRef<dyn Error + Send + Sync + 'static> + ?Sized> ViaAsRefShared<'a>
-            for &&ErrorProbe<'a, E>
-        {
-            fn as_error(self) -> Option<&'a (dyn Error + 'static)> {
-                let error: &'a (dyn Error + Send + Sync + 'static) = self.0.as_ref();
-                Some(error)
-            }
-            fn type_name(self) -> &'static str {
-                ""
-            }
-        }
-
-        /// Tier 3: a holder of an error (`Box<dyn Error>`).
-        pub trait ViaAsRef<'a> {
-            /// The error value held.
-            fn as_error(self) -> Option<&'a (dyn Error + 'static)>;
-            /// Empty, as for tier 2.
-            fn type_name(self) -> &'static str;
-        }
-        impl<'a, E: AsRef<dyn Error + 'static> + ?Sized> ViaAsRef<'a> for &ErrorProbe<'a, E> {
-            fn as_error(self) -> Option<&'a (dyn Error + 'static)> {
-                Some(self.0.as_ref())
-            }
-            fn type_name(self) -> &'static str {
-                ""
-            }
-        }
-
-        /// Tier 4: anything else (a `String`): no error value, its type's name.
-        pub trait ViaNothing<'a> {
-            /// None.
-            fn as_error(self) -> Option<&'a (dyn Error + 'static)>;
-            /// The type's name.
-            fn type_name(self) -> &'static str;
-        }
-        impl<'a, E: ?Sized> ViaNothing<'a> for ErrorProbe<'a, E> {
-            fn as_error(self) -> Option<&'a (dyn Error + 'static)> {
-                None
-            }
-            fn type_name(self) -> &'static str {
-                std::any::type_name::<E>()
-            }
-        }
-    }
 
     /// Every `#[counted]` function of the binary. Prefixed: linkme names the link section
     /// after the slice's identifier, and two slices of one name collide.

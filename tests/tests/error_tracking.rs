@@ -228,7 +228,10 @@ async fn panic_and_error(wiring: Wiring) {
     assert_eq!(values[0]["value"], "gateway connection reset");
     let value = values[1]["value"].as_str().unwrap();
     assert!(value.starts_with("card declined for "), "{value}");
-    assert!(!value.contains("hunter2") && !value.contains("@example.com"), "{value}");
+    assert!(
+        !value.contains("hunter2") && !value.contains("@example.com"),
+        "{value}"
+    );
     // The capture site's stack: the calling function's frame (at its call of `charge`)
     // in-app, the frames of teei-obs and of the libraries under it not.
     let frames = values[1]["stacktrace"]["frames"]
@@ -381,7 +384,10 @@ async fn capture_error_reports_tags_user_and_extra_redacted_with_its_event_id() 
     .await;
     assert_eq!(tag(&event, "payment.provider"), Some("acme"));
     assert_eq!(event["level"], "warning");
-    assert_eq!(event["fingerprint"], serde_json::json!(["payment", "declined"]));
+    assert_eq!(
+        event["fingerprint"],
+        serde_json::json!(["payment", "declined"])
+    );
     assert_eq!(event["user"]["id"], "u-31");
     assert_eq!(event["user"]["companyId"], "company-4");
     assert_eq!(event["user"]["role"], "buyer");
@@ -450,7 +456,10 @@ async fn consume_one(wiring: Wiring) {
                 user: "u-40".into(),
                 source: std::io::Error::other("ledger down"),
             };
-            tracing::error!(error = &error as &dyn std::error::Error, "order handling failed");
+            tracing::error!(
+                error = &error as &dyn std::error::Error,
+                "order handling failed"
+            );
             Err(error)
         })
         .await;
@@ -468,6 +477,11 @@ async fn consume_one(wiring: Wiring) {
     assert_eq!(breadcrumbs(&event), ["handling order 7"], "{wiring:?}");
     let values = event["exception"]["values"].as_array().unwrap();
     assert_eq!(values.len(), 2, "{wiring:?}");
-    assert_eq!(values[1]["value"].as_str().map(|v| v.starts_with("card declined")), Some(true));
+    assert_eq!(
+        values[1]["value"]
+            .as_str()
+            .map(|v| v.starts_with("card declined")),
+        Some(true)
+    );
     assert_eq!(event["message"], "order handling failed");
 }

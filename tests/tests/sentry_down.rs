@@ -99,7 +99,10 @@ async fn attempt(dsn_up: &str, dead: std::net::SocketAddr) -> Attempt {
         let _ = obs.shutdown();
         shutdown = shutdown.max(started.elapsed());
         let (submitted, dropped) = outcomes(&obs);
-        assert_eq!(submitted, 0.0, "round {round}: nothing reached a dead endpoint");
+        assert_eq!(
+            submitted, 0.0,
+            "round {round}: nothing reached a dead endpoint"
+        );
         assert_eq!(
             dropped,
             (50 + REQUESTS) as f64,
@@ -158,7 +161,11 @@ async fn an_unreachable_sentry_adds_no_latency_and_shutdown_keeps_its_bound() {
             run.growth_kib,
             run.shutdown,
         ));
-        assert!(run.growth_kib < 32 * 1024, "memory grew by {} KiB", run.growth_kib);
+        assert!(
+            run.growth_kib < 32 * 1024,
+            "memory grew by {} KiB",
+            run.growth_kib
+        );
         assert!(
             run.shutdown < Duration::from_secs(2) + Duration::from_millis(500),
             "{:?}",

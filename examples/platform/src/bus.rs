@@ -353,9 +353,11 @@ fn parse_headers(block: &[u8]) -> MessageHeaders {
 }
 
 /// Runs `handler` for every message of `messages`, each in the trace context and
-/// correlation ID its publisher sent, and counts it in `events_processed_total{type,status}`
-/// and `event_processing_duration_seconds` (the type is the subject) — the consumer side
-/// of [`Bus::publish`]. Returns when the channel closes.
+/// correlation ID its publisher sent and in a Sentry hub of its own (tagged with those IDs,
+/// the subject and the event type: a failure is reported there, with only that message's
+/// breadcrumbs), and counts it in `events_processed_total{type,status}` and
+/// `event_processing_duration_seconds` (the type is the subject) — the consumer side of
+/// [`Bus::publish`]. Returns when the channel closes.
 pub async fn consume<F, Fut, E>(
     queue: &str,
     mut messages: mpsc::Receiver<Message>,
@@ -370,17 +372,47 @@ pub async fn consume<F, Fut, E>(
         metrics.queue_size(queue, messages.len() as i64);
         let subject = message.subject.clone();
         let started = Instant::now();
-        let result = message.context().scope(handler(message)).await;
-        if let Err(error) = &result {
-            tracing::warn!(%error, subject, "event handling failed");
-        }
+        let context = message
+            .context()
+            .for_message(subject.as_str(), event_type(&subject));
+        let handled = handler(message);
+        let result = context
+            .scope(async {
+                let result = handled.await;
+                if let Err(error) = &result {
+                    // Inside the message's scope: its hub, its IDs, its breadcrumbs.
+                    tracing::error!(%error, subject, "event handling failed");
+                }
+                result
+            })
+            .await;
         metrics.event_processed(&subject, result.is_ok(), started.elapsed());
     }
+}
+
+/// The event type a subject carries: `profile.updated` is `ProfileUpdated`.
+fn event_type(subject: &str) -> String {
+    subject
+        .split(['.', '_', '-'])
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subject_names_its_event_type() {
+        assert_eq!(event_type("profile.updated"), "ProfileUpdated");
+        assert_eq!(event_type("buddy.match_created"), "BuddyMatchCreated");
+        assert_eq!(event_type("x"), "X");
+    }
 
     #[test]
     fn headers_parse_and_bad_lines_are_skipped() {

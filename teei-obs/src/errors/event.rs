@@ -76,8 +76,8 @@ pub(crate) fn event_for(
     if let Some(outer) = exceptions.last_mut() {
         outer.mechanism.get_or_insert_with(Default::default).ty = "tracing".into();
     }
-    let message = (exceptions.is_empty() || event.message != "exception")
-        .then(|| event.message.clone());
+    let message =
+        (exceptions.is_empty() || event.message != "exception").then(|| event.message.clone());
     let mut sentry_event = Event {
         level: Level::Error,
         logger: Some(event.target.clone()),

@@ -30,10 +30,7 @@ pub(crate) fn request_hub(context: &crate::trace::RequestContext, service: &str)
 /// The hub [`RequestContext::scope`](crate::trace::RequestContext::scope) runs its future
 /// in: inside a request's or message's hub, a child of it (its breadcrumbs so far, its
 /// tags); elsewhere a fresh one. `None` while no Sentry client runs.
-pub(crate) fn scope_hub(
-    context: &crate::trace::RequestContext,
-    nested: bool,
-) -> Option<Arc<Hub>> {
+pub(crate) fn scope_hub(context: &crate::trace::RequestContext, nested: bool) -> Option<Arc<Hub>> {
     if !super::enabled() {
         return None;
     }

@@ -174,6 +174,9 @@ impl RequestContext {
     ///     .scope(handle())
     ///     .await;
     /// # }
+    /// let context = RequestContext::new_root().for_message("profile.updated", "ProfileUpdated");
+    /// assert_eq!(context.destination(), Some("profile.updated"));
+    /// assert_eq!(context.event_type(), Some("ProfileUpdated"));
     /// ```
     pub fn for_message(
         mut self,
@@ -185,6 +188,16 @@ impl RequestContext {
             event_type: event_type.into(),
         }));
         self
+    }
+
+    /// The destination [`for_message`](RequestContext::for_message) set.
+    pub fn destination(&self) -> Option<&str> {
+        self.message.as_deref().map(|m| &*m.destination)
+    }
+
+    /// The event type [`for_message`](RequestContext::for_message) set.
+    pub fn event_type(&self) -> Option<&str> {
+        self.message.as_deref().map(|m| &*m.event_type)
     }
 
     /// Runs `future` with this context current for its whole task.

@@ -41,11 +41,9 @@ pub(crate) use propagation::correlation_header;
 mod sampler;
 mod subscriber;
 
-pub(crate) use context::request_ids;
 #[cfg(feature = "sentry")]
 pub(crate) use context::remote_parent;
-#[cfg(feature = "sentry")]
-pub(crate) use subscriber::parent_of_span;
+pub(crate) use context::request_ids;
 #[cfg(feature = "sentry")]
 pub(crate) use context::suppress_tracing as suppress_on_this_thread;
 pub use context::{
@@ -64,3 +62,5 @@ pub use propagation::{
 };
 pub use sampler::{Root, Sampler, SamplerError};
 pub use subscriber::TeeiSubscriber;
+#[cfg(feature = "sentry")]
+pub(crate) use subscriber::parent_of_span;
