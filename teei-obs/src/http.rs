@@ -404,8 +404,13 @@ where
         });
         // A Sentry hub of its own: this request's breadcrumbs stay with this request.
         #[cfg(feature = "sentry")]
-        let hub = (shared.sentry && crate::errors::enabled())
-            .then(|| crate::errors::request_hub(&context, &shared.service));
+        let hub = (shared.sentry && crate::errors::enabled()).then(|| {
+            let ids = crate::errors::Ids {
+                correlation: context.correlation_id(),
+                causation: context.causation_id(),
+            };
+            crate::errors::request_hub(ids, &shared.service)
+        });
         // The span's parent is the remote caller, so it is created in the request's context;
         // the inner call too, as it may start work right away.
         let mut context = Some(context);

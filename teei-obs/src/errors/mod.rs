@@ -1,48 +1,4 @@
-//! Error tracking with Sentry: errors become Sentry *exception* events — the error's type,
-//! its Display, its whole `source()` chain, the stack trace of the capture site with the
-//! service's own frames marked in-app, and the trace it happened in — and INFO and WARN
-//! events of the same request or message become their breadcrumbs, all through the
-//! redaction policy.
-//!
-//! Enabled by `SENTRY_DSN` (absent: disabled, silently; malformed: `init` fails naming the
-//! variable). `SENTRY_TRACES_SAMPLE_RATE` is refused unless `0`: traces go to
-//! OpenTelemetry. Three ways in:
-//!
-//! - `#[traced(err)]` on a function returning `Result`: its `Err` is captured with the
-//!   span's trace (the error's chain when its type is `std::error::Error`);
-//! - an ERROR event carrying an error value, `tracing::error!(error = &err as &dyn Error,
-//!   "…")`, the convention `sentry-tracing` reads; an ERROR event without one is a
-//!   message event;
-//! - [`capture_error`], [`capture_message`] and [`Capture`], with tags, user, extra, level
-//!   and fingerprint.
-//!
-//! Each request that passes [`Obs::layer`](crate::Obs::layer), and each message handled in
-//! [`RequestContext::scope`](crate::trace::RequestContext::scope), gets a hub of its own,
-//! so breadcrumbs never cross requests or messages; it is tagged with `correlationId`,
-//! `causationId` and `service` (and a message's `messaging.destination` and `eventType`).
-//! A request's data — method, the URL with the real host and a redacted query, headers —
-//! is attached by `sentry-tower`'s `SentryHttpLayer`.
-//!
-//! Sending never slows the service: the SDK's transport thread and bounded queue, with a
-//! send function that counts each envelope once
-//! (`teei_obs_sentry_envelopes_submitted_total`, or `…_dropped_total{reason}` with
-//! `queue_full`, `endpoint_down`, `unreachable`, `rejected` or `rate_limited`) and stops
-//! trying an endpoint that failed for a back-off of 1 s doubling to 60 s.
-//!
-//! ```no_run
-//! use teei_obs::errors::{Capture, User};
-//!
-//! # fn charge() -> Result<(), std::io::Error> { Ok(()) }
-//! if let Err(error) = charge() {
-//!     let event_id = Capture::error(&error)
-//!         .tag("payment.provider", "acme")
-//!         .user(User::id("u-17").company_id("company-9").role("admin"))
-//!         .extra("order", 7)
-//!         .fingerprint(["payment-declined"])
-//!         .send();
-//!     eprintln!("reported as {event_id:?}");
-//! }
-//! ```
+#![doc = include_str!("../../../docs/error-tracking.md")]
 
 mod capture;
 mod event;
@@ -58,7 +14,7 @@ pub use capture::{Capture, EventId, User, capture_error, capture_message, set_us
 pub use sentry::Level;
 
 pub(crate) use event::{event_for, observe};
-pub(crate) use hub::{request_hub, scope_hub};
+pub(crate) use hub::{Ids, request_hub, scope_hub};
 
 /// Sentry's side of the running service; dropping it closes the client.
 pub(crate) struct ErrorTracking {
@@ -160,8 +116,8 @@ pub(crate) fn hub() -> Arc<Hub> {
 /// client runs.
 ///
 /// Why not `sentry-tracing`'s layer: `init`'s subscriber is not a `Registry`, so that
-/// layer cannot run there, and both wirings must report alike; see
-/// `docs/error-tracking.md` for the measurement on a `Registry`.
+/// layer cannot run there, and both wirings must report alike; see the
+/// [module](self#why-not-sentry-tracings-layer) for the measurement on a `Registry`.
 #[derive(Clone, Debug)]
 pub struct SentryLayer {
     redactor: Redactor,

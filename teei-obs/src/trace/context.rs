@@ -210,7 +210,15 @@ impl RequestContext {
     pub async fn scope<F: Future>(self, future: F) -> F::Output {
         #[cfg(feature = "sentry")]
         {
-            if let Some(hub) = crate::errors::scope_hub(&self, current().is_some()) {
+            let ids = crate::errors::Ids {
+                correlation: &self.correlation_id,
+                causation: self.causation_id.as_deref(),
+            };
+            let message = self
+                .message
+                .as_deref()
+                .map(|m| (&*m.destination, &*m.event_type));
+            if let Some(hub) = crate::errors::scope_hub(ids, message, current().is_some()) {
                 use sentry::SentryFutureExt as _;
                 return TASK_CONTEXT.scope(self, future.bind_hub(hub)).await;
             }
