@@ -207,7 +207,9 @@ impl Capture {
         }
     }
 
-    /// The Sentry events the captured code would have sent (ERROR events; as the SDK's JSON).
+    /// The Sentry events the captured code would have sent, as the SDK's JSON: ERROR events
+    /// (exception events for error values) and
+    /// [`errors::Capture`](crate::errors::Capture)'s, redacted.
     #[cfg(feature = "sentry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
     pub fn sentry_events(&self) -> Vec<serde_json::Value> {

@@ -154,6 +154,17 @@ impl Capture {
         if let Some(ids) = current_trace() {
             super::event::link_trace(&mut self.event, ids);
         }
+        // Inside a test capture, the event is kept there, as it would have been sent.
+        #[cfg(feature = "testing")]
+        if let Some((store, redactor)) = crate::trace::TeeiSubscriber::sentry_capture() {
+            let mut event = super::event::redact_event(&redactor, self.event);
+            super::event::symbolicate(&mut event, &super::event::in_app_options());
+            let id = event.event_id;
+            if let Ok(json) = serde_json::to_value(&event) {
+                store.lock().unwrap_or_else(|e| e.into_inner()).push(json);
+            }
+            return Some(EventId(id));
+        }
         let id = super::hub().capture_event(self.event);
         (!id.is_nil()).then_some(EventId(id))
     }

@@ -223,6 +223,13 @@ pub(crate) fn link_trace(event: &mut Event<'static>, (trace_id, span_id): (u128,
     );
 }
 
+/// The SDK options [`symbolicate`] marks frames by.
+pub(crate) fn in_app_options() -> sentry::ClientOptions {
+    let mut options = sentry::ClientOptions::new();
+    options.in_app_exclude = NOT_IN_APP.to_vec();
+    options
+}
+
 /// The frames of this crate and of the libraries under every service: never in-app.
 pub(crate) const NOT_IN_APP: &[&str] = &[
     "teei_obs::",

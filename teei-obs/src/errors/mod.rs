@@ -76,7 +76,7 @@ pub(crate) fn init(
     options.dsn = Some(settings.dsn.clone());
     options.release = service.release.clone().map(Into::into);
     options.environment = Some(service.environment.clone().into());
-    options.in_app_exclude = event::NOT_IN_APP.to_vec();
+    options.in_app_exclude = event::in_app_options().in_app_exclude;
     options.before_send = Some(Arc::new(move |event| {
         Some(event::redact_event(&redactor, event))
     }));

@@ -89,8 +89,7 @@ impl TransportFactory for CountedTransportFactory {
         let url = options.dsn.envelope_api_url().to_string();
         let auth = options.dsn.to_auth(Some(&options.user_agent)).to_string();
         let sender_state = state.clone();
-        let mut in_app = sentry::ClientOptions::new();
-        in_app.in_app_exclude = super::event::NOT_IN_APP.to_vec();
+        let in_app = super::event::in_app_options();
         let send = move |envelope: Envelope, loop_limits: RateLimiter| {
             // This runs on the SDK's transport thread: its HTTP client's own events must
             // not become spans or Sentry events.

@@ -23,6 +23,10 @@ use tracing_core::span::Current;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::registry::LookupSpan;
 
+/// The Sentry events a test capture keeps, as the SDK's JSON.
+#[cfg(feature = "sentry")]
+pub(crate) type SentryStore = std::sync::Arc<Mutex<Vec<serde_json::Value>>>;
+
 use super::context::TraceParent;
 use super::fields::OwnFields;
 use super::layer::{Core, SpanState};
@@ -97,14 +101,25 @@ impl TeeiSubscriber {
     /// The fast form, keeping what it would send to Sentry in `store` instead (as JSON):
     /// for [`testing`](crate::testing).
     #[cfg(all(feature = "sentry", feature = "testing"))]
-    pub(crate) fn capturing_sentry(
-        mut self,
-        store: std::sync::Arc<Mutex<Vec<serde_json::Value>>>,
-    ) -> Self {
+    pub(crate) fn capturing_sentry(mut self, store: SentryStore) -> Self {
         if let Inner::Fast(fast) = &mut self.0 {
             fast.sentry_capture = Some(store);
         }
         self
+    }
+
+    /// Where a [`testing`](crate::testing) capture on this thread keeps Sentry events, with
+    /// its redaction policy; `None` outside one.
+    #[cfg(all(feature = "sentry", feature = "testing"))]
+    pub(crate) fn sentry_capture() -> Option<(SentryStore, crate::redact::Redactor)> {
+        tracing::dispatcher::get_default(|dispatch| {
+            let TeeiSubscriber(Inner::Fast(fast)) = dispatch.downcast_ref::<TeeiSubscriber>()?
+            else {
+                return None;
+            };
+            let store = fast.sentry_capture.clone()?;
+            Some((store, fast.log.redactor.clone()))
+        })
     }
 
     /// A `Registry` with teei-obs's layers, for log directives only `EnvFilter` evaluates.
@@ -154,7 +169,7 @@ struct Fast {
     stacks: ThreadLocal<RefCell<Vec<Id>>>,
     /// Where Sentry events go instead of the SDK, in a test capture.
     #[cfg(feature = "sentry")]
-    sentry_capture: Option<std::sync::Arc<Mutex<Vec<serde_json::Value>>>>,
+    sentry_capture: Option<SentryStore>,
 }
 
 impl Fast {

@@ -20,6 +20,14 @@ pub fn price(quantity: u32) -> u32 {
     quantity * 250
 }
 
+/// Settles an order; a declined card is reported by hand, with a tag.
+pub fn settle(order: u32) {
+    let declined = std::io::Error::other(format!("card declined for order {order}"));
+    teei_obs::errors::Capture::error(&declined)
+        .tag("order", order.to_string())
+        .send();
+}
+
 /// Fails loudly: an ERROR line, so a Sentry event.
 pub fn report_outage(dependency: &str) {
     tracing::error!(dependency, "dependency down");

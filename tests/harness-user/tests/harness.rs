@@ -6,7 +6,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::SpanKind;
-use teei_obs_harness_user::{report_outage, reserve};
+use teei_obs_harness_user::{report_outage, reserve, settle};
 
 /// Both tests inside their captures at once, or a failure saying they were not.
 fn meet_the_other_test() {
@@ -80,7 +80,16 @@ fn a_failed_reservation_and_an_outage_are_errors() {
         (0, 1),
         "the other test's calls are not here"
     );
+    settle(12);
     let events = capture.sentry_events();
+    let settled = events
+        .iter()
+        .find(|e| e["tags"]["order"] == "12")
+        .unwrap_or_else(|| panic!("the hand-made report is captured: {events:#?}"));
+    assert_eq!(
+        settled["exception"]["values"][0]["value"],
+        "card declined for order 12"
+    );
     assert!(
         events.iter().any(|e| e["message"]
             .as_str()
