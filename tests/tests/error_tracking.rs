@@ -441,7 +441,11 @@ fn a_consumer_error_carries_the_message_ids_and_only_its_own_breadcrumb() {
 async fn consume_one(wiring: Wiring) {
     use teei_obs::trace::{MessageHeaders, RequestContext};
     let (obs, envelopes) = setup().await;
-    let correlation = format!("msg-1-{wiring:?}");
+    // The ID on the first wiring; the second's must differ to be told apart.
+    let correlation = match wiring {
+        Wiring::Fast => "msg-1".to_owned(),
+        Wiring::Composed => "msg-1-composed".to_owned(),
+    };
     // Breadcrumbs from outside any message: the consumer's event must not carry them.
     tracing::info!("consumer loop started ({wiring:?})");
     let mut headers = MessageHeaders::default();
