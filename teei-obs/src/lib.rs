@@ -39,8 +39,8 @@
 //! The macros expand each annotated function into the function itself, wrapped, and a
 //! `static` entry in a `linkme` distributed slice holding the function's name, module,
 //! source location and its own metric storage. [`init`] reads the slice, validates it
-//! (names, duplicated series, reported with both source locations) and exposes the
-//! storage to Prometheus; a call only adds to cells its own `static` owns.
+//! (names, duplicated series and check names, reported with both source locations) and
+//! exposes the storage to Prometheus; a call only adds to cells its own `static` owns.
 //!
 //! Registrations use `#[link_section]`, which the `unsafe_code` lint covers: the generated
 //! statics allow it locally, but a crate with `#![forbid(unsafe_code)]` cannot host
@@ -182,13 +182,15 @@ pub struct Obs {
 /// Validates the registry and builds the pipelines.
 ///
 /// Fails with every problem of the registry at once (invalid names, two functions
-/// exporting the same series, each cited with its `file:line`), or when the span exporter
+/// exporting the same series, two health checks of one name, each cited with its
+/// `file:line`), or when the span exporter
 /// cannot be built; never panics. Unless told otherwise
 /// ([`Config::install_subscriber`]), it installs the global `tracing` subscriber; if one is
 /// already installed it leaves it and says so in a warning.
 pub fn init(config: Config) -> Result<Obs, InitError> {
     let entries: Vec<_> = registry::functions().collect();
-    let problems = registry::validate(entries.iter().copied());
+    let mut problems = registry::validate(entries.iter().copied());
+    problems.extend(health::validate(health::checks()));
     if !problems.is_empty() {
         return Err(InitError::Registry(problems));
     }

@@ -172,6 +172,19 @@ pub enum RegistryError {
         /// The other definition.
         second: Location,
     },
+    /// Two health checks of one name: `/health` could not tell them apart.
+    #[error(
+        "two health checks are named {name:?}: {first} and {second}; give one of them \
+         `#[health_check(name = \"…\")]`"
+    )]
+    DuplicateCheck {
+        /// The shared name.
+        name: &'static str,
+        /// The first definition in link order.
+        first: Location,
+        /// The other definition.
+        second: Location,
+    },
     /// A `function` label outside the naming rule.
     #[error(
         "invalid function name {name:?} at {location}: expected an identifier \

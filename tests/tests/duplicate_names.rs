@@ -1,6 +1,19 @@
-//! Two functions exporting the same series make `init` fail, naming both definitions.
+//! Two functions exporting the same series, and two health checks of one name, make `init`
+//! fail, naming both definitions of each.
 
-use teei_obs::counted;
+use teei_obs::{counted, health_check};
+
+const FIRST_CHECK: u32 = line!() + 2;
+#[health_check(kind = "db", name = "database")]
+async fn primary() -> Result<(), String> {
+    Ok(())
+}
+
+const SECOND_CHECK: u32 = line!() + 2;
+#[health_check(kind = "db", name = "database")]
+async fn replica() -> Result<(), String> {
+    Ok(())
+}
 
 const FIRST_LINE: u32 = line!() + 2;
 #[counted(name = "charge")]
@@ -28,6 +41,13 @@ fn init_fails_with_both_source_locations_and_does_not_panic() {
         message.contains("name = "),
         "the message suggests the fix: {message}"
     );
+    assert!(
+        message.contains(r#"two health checks are named "database""#),
+        "{message}"
+    );
+    for line in [FIRST_CHECK, SECOND_CHECK] {
+        assert!(message.contains(&format!("{file}:{line}")), "{message}");
+    }
     // The functions themselves still work.
     charge_card();
     charge();

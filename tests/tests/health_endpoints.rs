@@ -37,8 +37,8 @@ async fn cache(client: CacheClient) -> CheckOutcome {
 }
 
 #[health_check(kind = "custom", probes(liveness), interval = "1s", timeout = "1s")]
-async fn event_loop() -> Result<(), std::convert::Infallible> {
-    Ok(())
+async fn event_loop() -> Result<String, std::convert::Infallible> {
+    Ok("event loop turning".to_owned())
 }
 
 async fn json(addr: std::net::SocketAddr, path: &str) -> (u16, serde_json::Value) {
@@ -115,6 +115,17 @@ async fn endpoints_answer_in_the_typescript_shape_and_follow_the_checks() {
     assert_eq!(postgres["kind"], "db");
     assert_eq!(postgres["status"], "healthy");
     assert!(postgres["latency"].is_u64());
+    // Healthy checks say so: a check's own text, else how long it took.
+    for dependency in dependencies {
+        let message = dependency["message"].as_str().unwrap_or_default();
+        match dependency["name"].as_str() {
+            Some("event_loop") => assert_eq!(message, "event loop turning"),
+            _ => assert!(
+                message.starts_with("OK in ") && message.ends_with(" ms"),
+                "{dependency}"
+            ),
+        }
+    }
 
     for path in ["/health/liveness", "/health/readiness", "/health/startup"] {
         let (status, body) = json(addr, path).await;

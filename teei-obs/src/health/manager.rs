@@ -300,7 +300,9 @@ impl HealthManager {
             .with_label_values(&labels)
             .observe(latency.as_secs_f64());
         let (passed, degraded, message) = match outcome {
-            CheckOutcome::Healthy => (true, false, None),
+            // Every passing check says so, as the TypeScript package's did.
+            CheckOutcome::Healthy => (true, false, Some(format!("OK in {}", millis(latency)))),
+            CheckOutcome::HealthyWith(message) => (true, false, Some(message)),
             CheckOutcome::Degraded(message) => (true, true, Some(message)),
             CheckOutcome::Unhealthy(message) => (false, false, Some(message)),
         };
@@ -430,4 +432,14 @@ fn worst(a: Status, b: Status) -> Status {
         Status::Unhealthy => 2,
     };
     if rank(b) > rank(a) { b } else { a }
+}
+
+/// A duration as a person reads it in a health message: `3 ms`, `0.4 ms`.
+pub(crate) fn millis(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
 }

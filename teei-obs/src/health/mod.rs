@@ -1,7 +1,8 @@
 //! Health: `#[health_check]` dependency checks, cached and refreshed in the background, and
 //! the four Kubernetes probe endpoints.
 //!
-//! A check is an `async fn` returning `Result<(), E: Display>` (or [`CheckOutcome`]); its
+//! A check is an `async fn` returning `Result<(), E: Display>`, `Result<String, E>` (the
+//! `Ok` text is its healthy message) or [`CheckOutcome`]; its
 //! parameters are application state (a database pool, a client) the service hands to
 //! [`Config::provide`](crate::Config::provide) at start-up. `init` fails, naming the check
 //! and the type, when a check's state was not provided.
@@ -97,8 +98,10 @@ pub(crate) fn probe_bit(probe: Probe) -> u8 {
 /// The result of one run of a check, for checks that want to say more than `Result`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckOutcome {
-    /// Working.
+    /// Working; `/health` says "OK in N ms".
     Healthy,
+    /// Working, with what the check saw ("200 OK in 3 ms", "Database connection OK").
+    HealthyWith(String),
     /// Working, with a remark (slow, near a limit); counts as passing.
     Degraded(String),
     /// Not working.
@@ -115,6 +118,15 @@ impl<E: fmt::Display> IntoOutcome for Result<(), E> {
     fn into_outcome(self) -> CheckOutcome {
         match self {
             Ok(()) => CheckOutcome::Healthy,
+            Err(error) => CheckOutcome::Unhealthy(error.to_string()),
+        }
+    }
+}
+
+impl<E: fmt::Display> IntoOutcome for Result<String, E> {
+    fn into_outcome(self) -> CheckOutcome {
+        match self {
+            Ok(message) => CheckOutcome::HealthyWith(message),
             Err(error) => CheckOutcome::Unhealthy(error.to_string()),
         }
     }
@@ -153,6 +165,24 @@ impl State {
             .and_then(|value| value.clone().downcast::<T>().ok())
             .ok_or(Missing(std::any::type_name::<T>()))
     }
+}
+
+/// Checks `entries` for names used twice; returns every such pair.
+pub(crate) fn validate<'a>(
+    entries: impl IntoIterator<Item = &'a CheckEntry>,
+) -> Vec<crate::registry::RegistryError> {
+    let mut seen: HashMap<&str, Location> = HashMap::new();
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let first = seen.insert(entry.name, entry.location)?;
+            Some(crate::registry::RegistryError::DuplicateCheck {
+                name: entry.name,
+                first,
+                second: entry.location,
+            })
+        })
+        .collect()
 }
 
 /// A running check, boxed.
