@@ -189,6 +189,14 @@ pub async fn http_receiver(addr: SocketAddr) -> Received {
 
 /// Starts an HTTP/protobuf OTLP receiver over TLS (HTTP/1.1, rustls) on `addr`.
 pub async fn http_receiver_tls(addr: SocketAddr, tls: ReceiverTls) -> Received {
+    let (received, router) = http_router();
+    serve_tls(addr, tls, router).await;
+    received
+}
+
+/// Serves `router` over TLS (HTTP/1.1, rustls) on `addr` with `tls`'s server certificate,
+/// asking for a client certificate when `tls` names a client CA.
+pub async fn serve_tls(addr: SocketAddr, tls: ReceiverTls, router: axum::Router) {
     use tokio_rustls::rustls;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -215,10 +223,9 @@ pub async fn http_receiver_tls(addr: SocketAddr, tls: ReceiverTls) -> Received {
     .with_single_cert(certificates, key)
     .expect("server TLS config");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let (received, router) = http_router();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .expect("bind receiver");
+        .expect("bind TLS server");
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -238,7 +245,6 @@ pub async fn http_receiver_tls(addr: SocketAddr, tls: ReceiverTls) -> Received {
             });
         }
     });
-    received
 }
 
 fn http_router() -> (Received, axum::Router) {

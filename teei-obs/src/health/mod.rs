@@ -24,6 +24,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "http-check")]
+pub use checks::HttpCheck;
 pub use checks::{http_get, nats_ping, postgres_select_1};
 pub use manager::{CheckReport, Damping, HealthManager, HealthReport, MissingState, Status};
 pub(crate) use routes::health_router;

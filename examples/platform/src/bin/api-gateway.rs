@@ -22,7 +22,7 @@ struct Downstream {
 }
 
 impl Downstream {
-    async fn live(&self, service: &str) -> Result<(), String> {
+    async fn live(&self, service: &str) -> Result<String, String> {
         teei_obs::health::http_get(&service::url(self.base, service, "/health/liveness")).await
     }
 }
@@ -33,7 +33,7 @@ impl Downstream {
     interval = "5s",
     timeout = "2s"
 )]
-async fn unified_profile(downstream: &Downstream) -> Result<(), String> {
+async fn unified_profile(downstream: &Downstream) -> Result<String, String> {
     downstream.live("unified-profile").await
 }
 
@@ -43,12 +43,12 @@ async fn unified_profile(downstream: &Downstream) -> Result<(), String> {
     interval = "5s",
     timeout = "2s"
 )]
-async fn kintell_connector(downstream: &Downstream) -> Result<(), String> {
+async fn kintell_connector(downstream: &Downstream) -> Result<String, String> {
     downstream.live("kintell-connector").await
 }
 
 #[health_check(kind = "http", name = "buddy-service", interval = "5s", timeout = "2s")]
-async fn buddy_service(downstream: &Downstream) -> Result<(), String> {
+async fn buddy_service(downstream: &Downstream) -> Result<String, String> {
     downstream.live("buddy-service").await
 }
 
@@ -58,12 +58,12 @@ async fn buddy_service(downstream: &Downstream) -> Result<(), String> {
     interval = "5s",
     timeout = "2s"
 )]
-async fn upskilling_connector(downstream: &Downstream) -> Result<(), String> {
+async fn upskilling_connector(downstream: &Downstream) -> Result<String, String> {
     downstream.live("upskilling-connector").await
 }
 
 #[health_check(kind = "http", name = "q2q-ai", interval = "5s", timeout = "2s")]
-async fn q2q_ai(downstream: &Downstream) -> Result<(), String> {
+async fn q2q_ai(downstream: &Downstream) -> Result<String, String> {
     downstream.live("q2q-ai").await
 }
 
@@ -73,7 +73,7 @@ async fn q2q_ai(downstream: &Downstream) -> Result<(), String> {
     interval = "5s",
     timeout = "2s"
 )]
-async fn safety_moderation(downstream: &Downstream) -> Result<(), String> {
+async fn safety_moderation(downstream: &Downstream) -> Result<String, String> {
     downstream.live("safety-moderation").await
 }
 
