@@ -117,28 +117,86 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Connects to PostgreSQL with `connection` (a `tokio_postgres` connection string) and runs
-/// `SELECT 1`. A new connection each run, so a restarted server is seen at the next run.
+/// `SELECT 1` on a connection from the service's own `deadpool-postgres` pool, returned
+/// to it afterwards: no connection of its own, so a check never adds one to the server,
+/// and a broken pooled connection is replaced by the pool (TLS as the pool was built with).
+/// The message says how long it took and how the pool stands.
+///
+/// ```no_run
+/// #[teei_obs::health_check(kind = "db", name = "database")]
+/// async fn database(pool: &deadpool_postgres::Pool) -> Result<String, String> {
+///     teei_obs::health::postgres_pool(pool).await
+/// }
+/// ```
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub async fn postgres_select_1(connection: &str) -> Result<(), String> {
+pub async fn postgres_pool(pool: &deadpool_postgres::Pool) -> Result<String, String> {
+    let started = std::time::Instant::now();
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| format!("no connection from the pool: {e}"))?;
+    select_1(&client).await?;
+    drop(client);
+    let status = pool.status();
+    Ok(format!(
+        "Database connection OK: SELECT 1 in {} ({} of {} pooled connections open)",
+        super::manager::millis(started.elapsed()),
+        status.size,
+        status.max_size
+    ))
+}
+
+/// `SELECT 1` on the service's own `tokio_postgres::Client`; a closed client is unhealthy
+/// at once (reconnecting is the service's business, or its pool's).
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub async fn postgres_client(client: &tokio_postgres::Client) -> Result<String, String> {
+    if client.is_closed() {
+        return Err("the PostgreSQL connection is closed".to_owned());
+    }
+    let started = std::time::Instant::now();
+    select_1(client).await?;
+    Ok(format!(
+        "Database connection OK: SELECT 1 in {}",
+        super::manager::millis(started.elapsed())
+    ))
+}
+
+#[cfg(feature = "postgres")]
+async fn select_1(client: &tokio_postgres::Client) -> Result<(), String> {
+    client
+        .simple_query("SELECT 1")
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("SELECT 1 failed: {e}"))
+}
+
+/// Connects to PostgreSQL with `connection` (a `tokio_postgres` connection string, no TLS)
+/// and runs `SELECT 1`: a new connection every run. For a service with a pool or a client
+/// of its own, [`postgres_pool`] and [`postgres_client`] check that instead.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub async fn postgres_select_1(connection: &str) -> Result<String, String> {
+    let started = std::time::Instant::now();
     let (client, driver) = tokio_postgres::connect(connection, tokio_postgres::NoTls)
         .await
         .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
     let driver = tokio::spawn(driver);
-    let result = client
-        .simple_query("SELECT 1")
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("SELECT 1 failed: {e}"));
+    let result = select_1(&client).await;
     drop(client);
     driver.abort();
-    result
+    result.map(|()| {
+        format!(
+            "Database connection OK: SELECT 1 in {} on a new connection",
+            super::manager::millis(started.elapsed())
+        )
+    })
 }
 
 /// Without the `postgres` feature: always an error saying so.
 #[cfg(not(feature = "postgres"))]
-pub async fn postgres_select_1(_connection: &str) -> Result<(), String> {
+pub async fn postgres_select_1(_connection: &str) -> Result<String, String> {
     Err("teei-obs was built without its `postgres` feature".to_owned())
 }
 

@@ -27,6 +27,8 @@ use std::time::Duration;
 #[cfg(feature = "http-check")]
 pub use checks::HttpCheck;
 pub use checks::{http_get, nats_ping, postgres_select_1};
+#[cfg(feature = "postgres")]
+pub use checks::{postgres_client, postgres_pool};
 pub use manager::{CheckReport, Damping, HealthManager, HealthReport, MissingState, Status};
 pub(crate) use routes::health_router;
 

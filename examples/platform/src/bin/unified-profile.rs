@@ -35,10 +35,8 @@ const SEED: [(&str, &str); 3] = [
 /// Where profiles live.
 enum Store {
     Embedded(redb::Database),
-    Postgres {
-        url: String,
-        client: tokio::sync::Mutex<Option<Arc<tokio_postgres::Client>>>,
-    },
+    /// A pool of connections: the health check borrows one of them too.
+    Postgres(deadpool_postgres::Pool),
 }
 
 impl std::fmt::Debug for Store {
@@ -67,10 +65,28 @@ impl Store {
     /// PostgreSQL at `DATABASE_URL`, or the embedded database; seeded with three profiles.
     async fn open() -> Result<Store, Error> {
         let store = match std::env::var("DATABASE_URL") {
-            Ok(url) => Store::Postgres {
-                url,
-                client: tokio::sync::Mutex::new(None),
-            },
+            Ok(url) => {
+                let config: tokio_postgres::Config = url.parse().map_err(|e| {
+                    format!("DATABASE_URL is not a PostgreSQL connection string: {e}")
+                })?;
+                let manager = deadpool_postgres::Manager::from_config(
+                    config,
+                    tokio_postgres::NoTls,
+                    deadpool_postgres::ManagerConfig {
+                        recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+                    },
+                );
+                let pool = deadpool_postgres::Pool::builder(manager)
+                    .max_size(8)
+                    .runtime(deadpool_postgres::Runtime::Tokio1)
+                    // A request waits at most this long for a connection when PostgreSQL
+                    // is down, then answers 503.
+                    .create_timeout(Some(Duration::from_secs(2)))
+                    .wait_timeout(Some(Duration::from_secs(2)))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                Store::Postgres(pool)
+            }
             Err(_) => Store::Embedded(
                 redb::Database::builder()
                     .create_with_backend(redb::backends::InMemoryBackend::new())?,
@@ -85,30 +101,24 @@ impl Store {
     fn system(&self) -> &'static str {
         match self {
             Store::Embedded(_) => "redb",
-            Store::Postgres { .. } => "postgresql",
+            Store::Postgres(_) => "postgresql",
         }
     }
 
-    /// The PostgreSQL client, connected (again) if needed.
+    /// A pooled PostgreSQL connection, the table made if it is not there yet.
     async fn client(
-        url: &str,
-        slot: &mut Option<Arc<tokio_postgres::Client>>,
-    ) -> Result<Arc<tokio_postgres::Client>, StoreError> {
-        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(client.clone());
-        }
-        let (client, driver) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        pool: &deadpool_postgres::Pool,
+    ) -> Result<deadpool_postgres::Object, StoreError> {
+        let client = pool
+            .get()
             .await
             .map_err(|e| failed(format!("cannot connect to PostgreSQL: {e}")))?;
-        tokio::spawn(driver);
         client
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
             )
             .await
             .map_err(failed)?;
-        let client = Arc::new(client);
-        *slot = Some(client.clone());
         Ok(client)
     }
 
@@ -119,8 +129,8 @@ impl Store {
                 let table = read.open_table(PROFILES).map_err(failed)?;
                 Ok(table.get(id).map_err(failed)?.map(|v| v.value().to_owned()))
             }
-            Store::Postgres { url, client } => {
-                let client = Store::client(url, &mut *client.lock().await).await?;
+            Store::Postgres(pool) => {
+                let client = Store::client(pool).await?;
                 let row = client
                     .query_opt("SELECT body FROM profiles WHERE id = $1", &[&id])
                     .await
@@ -142,8 +152,8 @@ impl Store {
                 }
                 write.commit().map_err(failed)
             }
-            Store::Postgres { url, client } => {
-                let client = Store::client(url, &mut *client.lock().await).await?;
+            Store::Postgres(pool) => {
+                let client = Store::client(pool).await?;
                 let statement = if replace {
                     "INSERT INTO profiles (id, body) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body"
                 } else {
@@ -160,15 +170,15 @@ impl Store {
 }
 
 #[health_check(kind = "db", name = "database", interval = "5s")]
-async fn database(store: &Arc<Store>) -> Result<(), String> {
+async fn database(store: &Arc<Store>) -> Result<String, String> {
     match &**store {
         Store::Embedded(db) => {
             let read = db.begin_read().map_err(|e| e.to_string())?;
             read.open_table(PROFILES)
-                .map(drop)
+                .map(|_| "Database connection OK: the embedded profiles table opens".to_owned())
                 .map_err(|e| e.to_string())
         }
-        Store::Postgres { url, .. } => teei_obs::health::postgres_select_1(url).await,
+        Store::Postgres(pool) => teei_obs::health::postgres_pool(pool).await,
     }
 }
 
