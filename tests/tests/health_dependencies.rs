@@ -10,8 +10,6 @@ use teei_obs_tests::otlp::free_port;
 use teei_obs_tests::servers::{Nats, Postgres};
 use teei_obs_tests::{request, serve};
 
-struct Bus(String);
-
 const INTERVAL: Duration = Duration::from_millis(200);
 const TIMEOUT: Duration = Duration::from_millis(200);
 /// The pool's size, and the name its connections give the server.
@@ -68,9 +66,9 @@ async fn runs(obs: &teei_obs::Obs, name: &str, more: u64) {
     }
 }
 
-#[health_check(kind = "nats", name = "nats", timeout = "500ms", interval = "500ms")]
-async fn nats(bus: &Bus) -> Result<(), String> {
-    teei_obs::health::nats_ping(&bus.0).await
+#[health_check(kind = "nats", name = "nats", timeout = "200ms", interval = "200ms")]
+async fn nats(client: &async_nats::Client) -> Result<String, String> {
+    teei_obs::health::nats(client).await
 }
 
 async fn readiness_becomes(addr: std::net::SocketAddr, status: u16, within: Duration) -> Duration {
@@ -100,7 +98,14 @@ async fn stopping_and_restarting_postgres_and_nats_flips_readiness() {
             .install_subscriber(false)
             .provide(pool(&pg.url()))
             .health_details(true)
-            .provide(Bus(bus.addr.to_string()))
+            .provide(
+                // As services connect: in the background, reconnecting by itself.
+                async_nats::ConnectOptions::new()
+                    .retry_on_initial_connect()
+                    .connect(format!("nats://{}", bus.addr))
+                    .await
+                    .unwrap(),
+            )
             .health_damping(Damping {
                 failures: 1,
                 successes: 1,
@@ -153,5 +158,12 @@ async fn stopping_and_restarting_postgres_and_nats_flips_readiness() {
     println!("NATS stopped: readiness 503 after {took:?}");
     assert!(took <= bound, "{took:?}");
     bus.resume();
-    readiness_becomes(addr, 200, Duration::from_secs(10)).await;
+    // The same client, reconnected by itself.
+    readiness_becomes(addr, 200, Duration::from_secs(15)).await;
+    let health = request(addr, "GET", "/health").await.unwrap();
+    assert!(
+        health.body.contains("NATS connected to "),
+        "{}",
+        health.body
+    );
 }

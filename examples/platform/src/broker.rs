@@ -1,8 +1,10 @@
-//! The embedded event broker the `platform` binary runs when no `NATS_URL` is given: the
-//! part of the NATS protocol the services use (`PUB`/`HPUB`, `SUB`/`UNSUB` with `*` and
-//! `>` wildcards, `PING`), so the services run the same client code against it as against
-//! a real NATS server. Not a NATS server: no clustering, persistence, queue groups or
-//! authentication; it binds 127.0.0.1 only.
+//! The embedded event broker the `platform` binary runs when no `NATS_URL` is given: a
+//! development fixture so the main job needs nothing installed. It speaks the part of the
+//! NATS protocol `async-nats` needs to connect unchanged — `INFO`, `CONNECT` with headers,
+//! `PING`/`PONG`, `SUB`/`UNSUB` with `*` and `>` wildcards and queue groups, `PUB`/`HPUB`,
+//! `MSG`/`HMSG` — so the services run the same client against it as against a real NATS
+//! server (`NATS_URL`, and the platform's tests on `nats-server`). Not a NATS server: no
+//! clustering, persistence, authentication or JetStream; it binds 127.0.0.1 only.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,8 +25,17 @@ type Outbox = mpsc::Sender<Arc<[u8]>>;
 
 #[derive(Default)]
 struct Table {
-    /// (connection, sid) → (subject pattern, connection outbox)
-    subscriptions: HashMap<(u64, String), (String, Outbox)>,
+    /// (connection, sid) → the subscription
+    subscriptions: HashMap<(u64, String), Subscription>,
+    /// Turns through queue groups' members, so each gets its share.
+    turn: usize,
+}
+
+struct Subscription {
+    pattern: String,
+    /// A queue group: each message goes to one member of the group.
+    queue: Option<String>,
+    outbox: Outbox,
 }
 
 /// A running broker.
@@ -45,12 +56,17 @@ impl Broker {
         let counter = dropped.clone();
         let task = tokio::spawn(async move {
             let mut next = 0u64;
+            // The connections live as long as this task: stopping the broker closes them.
+            let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                next += 1;
-                tokio::spawn(connection(next, stream, table.clone(), counter.clone()));
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        next += 1;
+                        connections.spawn(connection(next, stream, table.clone(), counter.clone()));
+                    }
+                    Some(_) = connections.join_next() => {}
+                }
             }
         });
         Ok(Broker {
@@ -100,27 +116,30 @@ async fn connection(id: u64, stream: TcpStream, table: Arc<Mutex<Table>>, droppe
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let (outbox, mut frames) = mpsc::channel::<Arc<[u8]>>(OUTBOX);
-    let writer = tokio::spawn(async move {
+    // In this task, not a task of its own: stopping the broker stops it too.
+    let writer = async move {
         while let Some(frame) = frames.recv().await {
             if write.write_all(&frame).await.is_err() {
                 break;
             }
         }
-    });
-    let info = r#"INFO {"server_id":"teei-platform-broker","server_name":"embedded","version":"2.10.0","proto":1,"headers":true,"max_payload":1048576,"host":"127.0.0.1"}"#;
-    let _ = outbox.send(format!("{info}\r\n").into_bytes().into()).await;
-    let mut reader = BufReader::new(read);
-    let result = serve(id, &mut reader, &outbox, &table, &dropped).await;
-    if let Err(error) = result {
-        let _ = outbox.try_send(format!("-ERR '{error}'\r\n").into_bytes().into());
-    }
-    table
-        .lock()
-        .expect("broker table")
-        .subscriptions
-        .retain(|(connection, _), _| *connection != id);
-    drop(outbox);
-    let _ = writer.await;
+    };
+    let reader = async move {
+        let info = r#"INFO {"server_id":"teei-platform-broker","server_name":"embedded","version":"2.10.0","proto":1,"headers":true,"max_payload":1048576,"host":"127.0.0.1"}"#;
+        let _ = outbox.send(format!("{info}\r\n").into_bytes().into()).await;
+        let mut reader = BufReader::new(read);
+        let result = serve(id, &mut reader, &outbox, &table, &dropped).await;
+        if let Err(error) = result {
+            let _ = outbox.try_send(format!("-ERR '{error}'\r\n").into_bytes().into());
+        }
+        table
+            .lock()
+            .expect("broker table")
+            .subscriptions
+            .retain(|(connection, _), _| *connection != id);
+        drop(outbox);
+    };
+    tokio::join!(writer, reader);
 }
 
 async fn serve(
@@ -151,13 +170,19 @@ async fn serve(
             "PING" => {
                 let _ = outbox.send(Arc::from(&b"PONG\r\n"[..])).await;
             }
+            // SUB subject [queue] sid
             "SUB" if words.len() == 3 || words.len() == 4 => {
                 let sid = words[words.len() - 1].to_owned();
+                let subscription = Subscription {
+                    pattern: words[1].to_owned(),
+                    queue: (words.len() == 4).then(|| words[2].to_owned()),
+                    outbox: outbox.clone(),
+                };
                 table
                     .lock()
                     .expect("broker table")
                     .subscriptions
-                    .insert((id, sid), (words[1].to_owned(), outbox.clone()));
+                    .insert((id, sid), subscription);
             }
             "UNSUB" if words.len() >= 2 => {
                 table
@@ -217,11 +242,33 @@ fn deliver(
     headers: bool,
     body: &[u8],
 ) {
-    let table = table.lock().expect("broker table");
-    for ((_, sid), (pattern, outbox)) in &table.subscriptions {
-        if !matches(pattern, subject) {
+    let mut table = table.lock().expect("broker table");
+    table.turn = table.turn.wrapping_add(1);
+    let turn = table.turn;
+    // Every plain subscriber, and one member of each queue group.
+    let mut groups: HashMap<&str, Vec<(u64, &str, &Outbox)>> = HashMap::new();
+    let mut receivers = Vec::new();
+    for ((connection, sid), subscription) in &table.subscriptions {
+        if !matches(&subscription.pattern, subject) {
             continue;
         }
+        match &subscription.queue {
+            Some(queue) => {
+                groups
+                    .entry(queue)
+                    .or_default()
+                    .push((*connection, sid, &subscription.outbox))
+            }
+            None => receivers.push((sid.as_str(), &subscription.outbox)),
+        }
+    }
+    for mut members in groups.into_values() {
+        // A stable order, so the turn picks a different member each time.
+        members.sort_by_key(|(connection, sid, _)| (*connection, *sid));
+        let (_, sid, outbox) = members[turn % members.len()];
+        receivers.push((sid, outbox));
+    }
+    for (sid, outbox) in receivers {
         let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
         let head = if headers {
             format!(
@@ -289,41 +336,50 @@ mod tests {
         assert_eq!(line(&mut reader).await.trim_end(), "PONG");
     }
 
+    /// A bus on the real `async-nats` client, connected to `broker`.
+    async fn bus(broker: &Broker, name: &str, obs: &teei_obs::Obs) -> crate::bus::Bus {
+        let client = crate::bus::client(&broker.url(), name).await.unwrap();
+        // Connected before the test goes on: the client connects in the background.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while client.connection_state() != async_nats::connection::State::Connected {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "async-nats did not connect"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        crate::bus::Bus::new(client, obs.standard_metrics().clone())
+    }
+
+    async fn next(messages: &mut mpsc::Receiver<crate::bus::Message>) -> crate::bus::Message {
+        tokio::time::timeout(std::time::Duration::from_secs(5), messages.recv())
+            .await
+            .expect("a message within 5 s")
+            .expect("the subscription is open")
+    }
+
     #[tokio::test]
-    async fn messages_reach_wildcard_subscribers_with_the_publishers_context() {
+    async fn async_nats_reaches_wildcard_subscribers_with_the_publishers_context() {
         let broker = Broker::start(0).await.unwrap();
         let obs =
             teei_obs::init(teei_obs::Config::new("bus-test").install_subscriber(false)).unwrap();
-        let metrics = obs.standard_metrics().clone();
-        let subscriber = crate::bus::Bus::connect(&broker.url(), "sub", metrics.clone())
-            .await
-            .unwrap();
+        let subscriber = bus(&broker, "sub", &obs).await;
         let mut messages = subscriber.subscribe("profile.*").await.unwrap();
         let mut others = subscriber.subscribe("kintell.>").await.unwrap();
-        let publisher = crate::bus::Bus::connect(&broker.url(), "pub", metrics)
-            .await
-            .unwrap();
+        // The subscriptions are at the broker once a round trip through it came back.
+        teei_obs::health::nats(subscriber.client()).await.unwrap();
+        let publisher = bus(&broker, "pub", &obs).await;
         let mut headers = teei_obs::trace::MessageHeaders::default();
         headers.insert("x-correlation-id", "order-7");
         headers.insert(
             "traceparent",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         );
-        let context = teei_obs::trace::RequestContext::extract(&headers);
-        // The subscription is registered by the time a ping round trip would be; retry
-        // the publish until the first message arrives.
-        let message = loop {
-            context
-                .clone()
-                .scope(publisher.publish("profile.viewed", b"{\"id\":\"user123\"}"))
-                .await
-                .unwrap();
-            match tokio::time::timeout(std::time::Duration::from_millis(200), messages.recv()).await
-            {
-                Ok(message) => break message.unwrap(),
-                Err(_) => continue,
-            }
-        };
+        teei_obs::trace::RequestContext::extract(&headers)
+            .scope(publisher.publish("profile.viewed", b"{\"id\":\"user123\"}"))
+            .await
+            .unwrap();
+        let message = next(&mut messages).await;
         assert_eq!(message.subject, "profile.viewed");
         assert_eq!(message.payload, b"{\"id\":\"user123\"}");
         let received = message.context();
@@ -342,6 +398,88 @@ mod tests {
             text.contains(r#"events_published_total{type="profile.viewed"}"#),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_queue_group_shares_the_messages_and_a_plain_subscriber_gets_them_all() {
+        let broker = Broker::start(0).await.unwrap();
+        let obs =
+            teei_obs::init(teei_obs::Config::new("queue-test").install_subscriber(false)).unwrap();
+        let (one, two, all) = (
+            bus(&broker, "one", &obs).await,
+            bus(&broker, "two", &obs).await,
+            bus(&broker, "all", &obs).await,
+        );
+        let mut first = one.queue_subscribe("orders.*", "billing").await.unwrap();
+        let mut second = two.queue_subscribe("orders.*", "billing").await.unwrap();
+        let mut every = all.subscribe("orders.>").await.unwrap();
+        for bus in [&one, &two, &all] {
+            teei_obs::health::nats(bus.client()).await.unwrap();
+        }
+        const SENT: usize = 20;
+        for n in 0..SENT {
+            all.publish("orders.created", format!("{n}").as_bytes())
+                .await
+                .unwrap();
+        }
+        for _ in 0..SENT {
+            next(&mut every).await;
+        }
+        // Every message reached the group once: the two members' shares add up.
+        let (mut a, mut b) = (0, 0);
+        while a + b < SENT {
+            tokio::select! {
+                Some(_) = first.recv() => a += 1,
+                Some(_) = second.recv() => b += 1,
+                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {
+                    panic!("the group got {a} + {b} of {SENT}")
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(
+            first.try_recv().is_err() && second.try_recv().is_err(),
+            "delivered twice"
+        );
+        assert!(a > 0 && b > 0, "both members take a share: {a} and {b}");
+    }
+
+    #[tokio::test]
+    async fn async_nats_reconnects_when_the_broker_comes_back() {
+        let broker = Broker::start(0).await.unwrap();
+        let port = broker.addr().port();
+        let obs = teei_obs::init(teei_obs::Config::new("reconnect-test").install_subscriber(false))
+            .unwrap();
+        let consumer = bus(&broker, "consumer", &obs).await;
+        let mut messages = consumer.subscribe("profile.updated").await.unwrap();
+        // As the health manager runs it: bounded by a timeout.
+        let healthy = async || {
+            let check = teei_obs::health::nats(consumer.client());
+            matches!(
+                tokio::time::timeout(std::time::Duration::from_secs(1), check).await,
+                Ok(Ok(_))
+            )
+        };
+        drop(broker);
+        // Down: the check says so.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while healthy().await {
+            assert!(std::time::Instant::now() < deadline, "never noticed");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let broker = Broker::start(port).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !healthy().await {
+            assert!(std::time::Instant::now() < deadline, "never reconnected");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Its subscription came back with it.
+        let publisher = bus(&broker, "publisher", &obs).await;
+        publisher
+            .publish("profile.updated", b"again")
+            .await
+            .unwrap();
+        assert_eq!(next(&mut messages).await.payload, b"again");
     }
 
     #[test]

@@ -96,45 +96,21 @@ pub async fn serve(obs: teei_obs::Obs, service: &str, routes: axum::Router) -> R
     Ok(())
 }
 
-/// Where the event bus is: `NATS_URL` (`nats://host:port`), a real NATS server or the
-/// broker the `platform` binary embeds. Known before the connection exists, so a health
-/// check can take it as its state.
-#[derive(Clone, Debug)]
-pub struct BusAddr(pub String);
-
-impl BusAddr {
-    /// From `NATS_URL`.
-    pub fn from_env() -> Result<BusAddr, Error> {
-        let url = std::env::var("NATS_URL").map_err(|_| {
-            "NATS_URL is not set: start the services with the `platform` binary, which embeds a broker, or point NATS_URL at a NATS server"
-        })?;
-        Ok(BusAddr(
-            url.strip_prefix("nats://").unwrap_or(&url).to_owned(),
-        ))
+/// The event bus client from `NATS_URL` (`nats://host:port`: a real NATS server or the
+/// broker the `platform` binary embeds): connecting in the background and reconnecting by
+/// itself, so a health check can take it as its state before the server answers.
+pub async fn bus_client(service: &str) -> Result<async_nats::Client, Error> {
+    let url = std::env::var("NATS_URL").map_err(|_| {
+        "NATS_URL is not set: start the services with the `platform` binary, which embeds a broker, or point NATS_URL at a NATS server"
+    })?;
+    let client = crate::bus::client(&url, service).await?;
+    // Give a server that is up the moment to answer, so the first check finds it
+    // connected; one that is down is the check's to report.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while client.connection_state() != async_nats::connection::State::Connected
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-
-    /// The NATS protocol's own liveness exchange (`PING`/`PONG`) on a new connection.
-    pub async fn ping(&self) -> Result<(), String> {
-        teei_obs::health::nats_ping(&self.0).await
-    }
-
-    /// Connects, retrying for up to `patience` (the bus may start after the service).
-    pub async fn connect(
-        &self,
-        obs: &teei_obs::Obs,
-        service: &str,
-        patience: Duration,
-    ) -> Result<crate::bus::Bus, Error> {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            match crate::bus::Bus::connect(&self.0, service, obs.standard_metrics().clone()).await {
-                Ok(bus) => return Ok(bus),
-                Err(error) if tokio::time::Instant::now() < deadline => {
-                    tracing::warn!(%error, "event bus not reachable yet; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-    }
+    Ok(client)
 }

@@ -213,7 +213,7 @@ async fn integration_checks_on_the_default_platform() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_on_real_postgres_and_nats() {
     let mut postgres = Postgres::start(otlp::free_port());
-    let nats = Nats::start(otlp::free_port());
+    let mut nats = Nats::start(otlp::free_port());
     assert!(
         servers::wait_for_port(nats.addr, true),
         "nats-server did not start"
@@ -273,6 +273,89 @@ async fn the_platform_on_real_postgres_and_nats() {
         "{}",
         metrics.body
     );
+
+    // nats-server killed under the running services: every event-bus check turns
+    // unhealthy within its interval (5 s) + timeout (2 s), and readiness says 503.
+    const ON_THE_BUS: [&str; 5] = [
+        "unified-profile",
+        "kintell-connector",
+        "buddy-service",
+        "upskilling-connector",
+        "safety-moderation",
+    ];
+    nats.stop();
+    let stopped = Instant::now();
+    for service in ON_THE_BUS {
+        let addr = platform.addr(service);
+        loop {
+            let ready = teei_obs_tests::request(addr, "GET", "/health/readiness")
+                .await
+                .unwrap();
+            if ready.status == 503 {
+                assert!(
+                    ready.body.contains("event-bus"),
+                    "{service}: {}",
+                    ready.body
+                );
+                break;
+            }
+            assert!(
+                stopped.elapsed() < Duration::from_secs(7) + Duration::from_millis(1500),
+                "{service} still ready {:?} after NATS died: {}",
+                stopped.elapsed(),
+                ready.body
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    println!(
+        "NATS killed: all five unready after {:?}",
+        stopped.elapsed()
+    );
+    // Restarted: the same clients reconnect, no service restarts, events flow again.
+    nats.resume();
+    let resumed = Instant::now();
+    for service in ON_THE_BUS {
+        let addr = platform.addr(service);
+        loop {
+            let ready = teei_obs_tests::request(addr, "GET", "/health/readiness")
+                .await
+                .unwrap();
+            if ready.status == 200 {
+                break;
+            }
+            assert!(
+                resumed.elapsed() < Duration::from_secs(30),
+                "{service} not ready again: {}",
+                ready.body
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    println!("NATS back: all five ready after {:?}", resumed.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        // Views published after the restart reach buddy-service through the new server.
+        let _ = client
+            .get(format!("http://{gateway}/v1/profile/user999"))
+            .send()
+            .await
+            .unwrap();
+        let buddies = client
+            .get(format!("http://{gateway}/v1/buddies/user999"))
+            .send()
+            .await
+            .unwrap();
+        let buddies = json(&buddies.text().await.unwrap());
+        if buddies["events"]["profile.viewed"].as_u64() > Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no events after NATS came back: {buddies}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // PostgreSQL down: unified-profile turns unready, the gateway degraded, nobody dies.
     postgres.stop();

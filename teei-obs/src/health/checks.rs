@@ -1,12 +1,6 @@
 //! Ready-made probes for the dependencies of a typical service. Wrap them in a
 //! `#[health_check]` of your own, which gives the check its name, kind and timing.
 
-#[cfg(feature = "nats")]
-use std::time::Duration;
-
-#[cfg(feature = "nats")]
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
 /// `GET url` through a shared `reqwest` client (rustls; redirects, `HTTP(S)_PROXY` and
 /// timeouts as reqwest has them), healthy on a 2xx answer; the message says the status and
 /// how long it took ("200 OK in 3.1 ms"). Bounded by the check's timeout. For another CA,
@@ -200,54 +194,52 @@ pub async fn postgres_select_1(_connection: &str) -> Result<String, String> {
     Err("teei-obs was built without its `postgres` feature".to_owned())
 }
 
-/// Connects to a NATS server at `addr` (`host:port`), reads its `INFO`, sends `CONNECT`
-/// and `PING`, and expects `PONG`: the protocol's own liveness exchange.
+/// The service's own NATS client: connected (not reconnecting), and a message sent to a
+/// fresh inbox comes back through the server — a round trip, where `Client::flush` only
+/// says the bytes left. Bounded by the check's timeout. The message names the server and
+/// the round trip's time.
+///
+/// ```no_run
+/// #[teei_obs::health_check(kind = "nats", name = "event-bus")]
+/// async fn event_bus(client: &async_nats::Client) -> Result<String, String> {
+///     teei_obs::health::nats(client).await
+/// }
+/// ```
 #[cfg(feature = "nats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
-pub async fn nats_ping(addr: &str) -> Result<(), String> {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("cannot connect to NATS at {addr}: {e}"))?;
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    let first = next_line(&mut lines).await?;
-    if !first.starts_with("INFO ") {
-        return Err(format!(
-            "NATS at {addr} did not introduce itself: {first:?}"
-        ));
-    }
-    write
-        .write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"teei-obs health\"}\r\nPING\r\n")
-        .await
-        .map_err(|e| format!("cannot write to NATS at {addr}: {e}"))?;
-    loop {
-        let line = next_line(&mut lines).await?;
-        match line.as_str() {
-            "PONG" => return Ok(()),
-            "+OK" | "PING" => continue,
-            other if other.starts_with("-ERR") => {
-                return Err(format!("NATS at {addr} refused: {other}"));
-            }
-            other => return Err(format!("unexpected NATS reply {other:?}")),
+pub async fn nats(client: &async_nats::Client) -> Result<String, String> {
+    use futures_util::StreamExt as _;
+    match client.connection_state() {
+        async_nats::connection::State::Connected => {}
+        async_nats::connection::State::Pending => {
+            return Err("NATS not connected: the client is (re)connecting".to_owned());
+        }
+        async_nats::connection::State::Disconnected => {
+            return Err("NATS disconnected".to_owned());
         }
     }
-}
-
-/// Without the `nats` feature: always an error saying so.
-#[cfg(not(feature = "nats"))]
-pub async fn nats_ping(_addr: &str) -> Result<(), String> {
-    Err("teei-obs was built without its `nats` feature".to_owned())
-}
-
-#[cfg(feature = "nats")]
-async fn next_line(
-    lines: &mut tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
-) -> Result<String, String> {
-    match tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await {
-        Ok(Ok(Some(line))) if line.len() <= 64 * 1024 => Ok(line),
-        Ok(Ok(Some(_))) => Err("NATS line longer than 64 KiB".to_owned()),
-        Ok(Ok(None)) => Err("NATS closed the connection".to_owned()),
-        Ok(Err(e)) => Err(format!("reading from NATS: {e}")),
-        Err(_) => Err("NATS did not answer".to_owned()),
-    }
+    let started = std::time::Instant::now();
+    let inbox = client.new_inbox();
+    let mut echo = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| format!("NATS subscribe failed: {e}"))?;
+    client
+        .publish(inbox, Default::default())
+        .await
+        .map_err(|e| format!("NATS publish failed: {e}"))?;
+    client
+        .flush()
+        .await
+        .map_err(|e| format!("NATS flush failed: {e}"))?;
+    let back = echo.next().await;
+    let _ = echo.unsubscribe().await;
+    back.ok_or_else(|| "NATS closed the round trip".to_owned())?;
+    let info = client.server_info();
+    Ok(format!(
+        "NATS connected to {}:{}: round trip in {}",
+        info.host,
+        info.port,
+        super::manager::millis(started.elapsed())
+    ))
 }

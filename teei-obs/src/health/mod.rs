@@ -26,7 +26,9 @@ use std::time::Duration;
 
 #[cfg(feature = "http-check")]
 pub use checks::HttpCheck;
-pub use checks::{http_get, nats_ping, postgres_select_1};
+#[cfg(feature = "nats")]
+pub use checks::nats;
+pub use checks::{http_get, postgres_select_1};
 #[cfg(feature = "postgres")]
 pub use checks::{postgres_client, postgres_pool};
 pub use manager::{CheckReport, Damping, HealthManager, HealthReport, MissingState, Status};

@@ -4,19 +4,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::routing::get;
 use teei_obs::{counted, health_check, traced};
 use teei_platform::bus::{self, Message};
-use teei_platform::service::{self, BusAddr, Error};
+use teei_platform::service::{self, Error};
 
 const NAME: &str = "buddy-service";
 
 #[health_check(kind = "nats", name = "event-bus", interval = "5s")]
-async fn event_bus(bus: &BusAddr) -> Result<(), String> {
-    bus.ping().await
+async fn event_bus(bus: &async_nats::Client) -> Result<String, String> {
+    teei_obs::health::nats(bus).await
 }
 
 /// Events seen per user, by type.
@@ -69,17 +68,16 @@ async fn buddies(
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let bus_addr = BusAddr::from_env()?;
-    let obs = teei_obs::init(service::config(NAME)?.provide(bus_addr.clone()))?;
+    let nats = service::bus_client(NAME).await?;
+    let obs = teei_obs::init(service::config(NAME)?.provide(nats.clone()))?;
     if service::generate_ops_if_asked(&obs)? {
         return Ok(());
     }
-    let bus = bus_addr
-        .connect(&obs, NAME, Duration::from_secs(10))
-        .await?;
+    let bus = teei_platform::bus::Bus::new(nats, obs.standard_metrics().clone());
     let activity = Activity::default();
     for subject in ["profile.*", "kintell.>"] {
-        let messages = bus.subscribe(subject).await?;
+        // A queue group per service: more replicas share the events instead of each taking all.
+        let messages = bus.queue_subscribe(subject, NAME).await?;
         let (activity, metrics) = (activity.clone(), obs.standard_metrics().clone());
         tokio::spawn(bus::consume(subject, messages, metrics, move |message| {
             let activity = activity.clone();

@@ -3,21 +3,19 @@
 //! `kintell.session.completed` event per row. A malformed file is refused whole, with the
 //! line and the reason, and nothing of it is published.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use teei_obs::{counted, health_check, traced};
 use teei_platform::bus::Bus;
-use teei_platform::service::{self, BusAddr, Error};
+use teei_platform::service::{self, Error};
 
 const NAME: &str = "kintell-connector";
 
 #[health_check(kind = "nats", name = "event-bus", interval = "5s")]
-async fn event_bus(bus: &BusAddr) -> Result<(), String> {
-    bus.ping().await
+async fn event_bus(bus: &async_nats::Client) -> Result<String, String> {
+    teei_obs::health::nats(bus).await
 }
 
 /// One completed session.
@@ -120,14 +118,12 @@ async fn import(State(bus): State<Bus>, body: String) -> Response {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let bus_addr = BusAddr::from_env()?;
-    let obs = teei_obs::init(service::config(NAME)?.provide(bus_addr.clone()))?;
+    let nats = service::bus_client(NAME).await?;
+    let obs = teei_obs::init(service::config(NAME)?.provide(nats.clone()))?;
     if service::generate_ops_if_asked(&obs)? {
         return Ok(());
     }
-    let bus = bus_addr
-        .connect(&obs, NAME, Duration::from_secs(10))
-        .await?;
+    let bus = teei_platform::bus::Bus::new(nats, obs.standard_metrics().clone());
     let routes = axum::Router::new()
         .route("/v1/sessions/import", post(import))
         .with_state(bus);

@@ -2,21 +2,19 @@
 //! reaches other users, and publishes `safety.content.flagged` for what it blocks or sends
 //! to review. The decision is recorded on the span; the text itself never is.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::routing::post;
 use teei_obs::{counted, health_check, traced};
 use teei_platform::bus::Bus;
-use teei_platform::service::{self, BusAddr, Error};
+use teei_platform::service::{self, Error};
 
 const NAME: &str = "safety-moderation";
 const BLOCKED: [&str; 3] = ["scam", "threat", "abuse"];
 const REVIEW: [&str; 3] = ["hate", "unsafe", "harass"];
 
 #[health_check(kind = "nats", name = "event-bus", interval = "5s")]
-async fn event_bus(bus: &BusAddr) -> Result<(), String> {
-    bus.ping().await
+async fn event_bus(bus: &async_nats::Client) -> Result<String, String> {
+    teei_obs::health::nats(bus).await
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -60,14 +58,12 @@ async fn screen_route(State(bus): State<Bus>, text: String) -> axum::Json<serde_
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let bus_addr = BusAddr::from_env()?;
-    let obs = teei_obs::init(service::config(NAME)?.provide(bus_addr.clone()))?;
+    let nats = service::bus_client(NAME).await?;
+    let obs = teei_obs::init(service::config(NAME)?.provide(nats.clone()))?;
     if service::generate_ops_if_asked(&obs)? {
         return Ok(());
     }
-    let bus = bus_addr
-        .connect(&obs, NAME, Duration::from_secs(10))
-        .await?;
+    let bus = teei_platform::bus::Bus::new(nats, obs.standard_metrics().clone());
     let routes = axum::Router::new()
         .route("/v1/screen", post(screen_route))
         .with_state(bus);

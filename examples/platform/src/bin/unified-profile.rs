@@ -13,7 +13,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use teei_obs::metrics::StandardMetrics;
 use teei_obs::{counted, health_check, traced};
 use teei_platform::bus::Bus;
-use teei_platform::service::{self, BusAddr, Error};
+use teei_platform::service::{self, Error};
 
 const NAME: &str = "unified-profile";
 const PROFILES: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("profiles");
@@ -183,8 +183,8 @@ async fn database(store: &Arc<Store>) -> Result<String, String> {
 }
 
 #[health_check(kind = "nats", name = "event-bus", interval = "5s")]
-async fn event_bus(bus: &BusAddr) -> Result<(), String> {
-    bus.ping().await
+async fn event_bus(bus: &async_nats::Client) -> Result<String, String> {
+    teei_obs::health::nats(bus).await
 }
 
 #[derive(Clone, Debug)]
@@ -297,11 +297,11 @@ async fn put_profile(
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = Arc::new(Store::open().await?);
-    let bus_addr = BusAddr::from_env()?;
+    let nats = service::bus_client(NAME).await?;
     let obs = teei_obs::init(
         service::config(NAME)?
             .provide(store.clone())
-            .provide(bus_addr.clone()),
+            .provide(nats.clone()),
     )?;
     if service::generate_ops_if_asked(&obs)? {
         return Ok(());
@@ -313,9 +313,7 @@ async fn main() -> Result<(), Error> {
     );
     let app = App {
         store,
-        bus: bus_addr
-            .connect(&obs, NAME, Duration::from_secs(10))
-            .await?,
+        bus: teei_platform::bus::Bus::new(nats, obs.standard_metrics().clone()),
         metrics: obs.standard_metrics().clone(),
     };
     let routes = axum::Router::new()

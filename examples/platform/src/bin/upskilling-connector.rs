@@ -12,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use teei_obs::{counted, health_check, traced};
 use teei_platform::bus::Bus;
-use teei_platform::service::{self, BusAddr, Error};
+use teei_platform::service::{self, Error};
 
 const NAME: &str = "upskilling-connector";
 
 #[health_check(kind = "nats", name = "event-bus", interval = "5s")]
-async fn event_bus(bus: &BusAddr) -> Result<(), String> {
-    bus.ping().await
+async fn event_bus(bus: &async_nats::Client) -> Result<String, String> {
+    teei_obs::health::nats(bus).await
 }
 
 /// The provider's catalogue, as its API would answer.
@@ -79,14 +79,12 @@ async fn sync(State(bus): State<Bus>, body: axum::body::Bytes) -> Response {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let bus_addr = BusAddr::from_env()?;
-    let obs = teei_obs::init(service::config(NAME)?.provide(bus_addr.clone()))?;
+    let nats = service::bus_client(NAME).await?;
+    let obs = teei_obs::init(service::config(NAME)?.provide(nats.clone()))?;
     if service::generate_ops_if_asked(&obs)? {
         return Ok(());
     }
-    let bus = bus_addr
-        .connect(&obs, NAME, Duration::from_secs(10))
-        .await?;
+    let bus = teei_platform::bus::Bus::new(nats, obs.standard_metrics().clone());
     let routes = axum::Router::new()
         .route("/v1/courses/sync", post(sync))
         .with_state(bus);
