@@ -775,7 +775,7 @@ pub(crate) fn check_health_fn(_: &HealthOptions, function: &ItemFn, errors: &mut
         syn::ReturnType::Default => false,
     };
     if !returns_result {
-        let message = "#[health_check] must return `Result<(), E>` with `E: Display`, or `teei_obs::health::CheckOutcome`";
+        let message = "#[health_check] must return `Result<(), E>` or `Result<String, E>` with `E: Display`, or `teei_obs::health::CheckOutcome`";
         match &sig.output {
             syn::ReturnType::Type(_, ty) => errors.push_spanned(ty, message),
             syn::ReturnType::Default => errors.push(sig.paren_token.span.join(), message),

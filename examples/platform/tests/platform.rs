@@ -42,6 +42,17 @@ async fn health_and_metrics_on_all_seven(platform: &Platform) {
         );
         assert_eq!(health["status"], "healthy", "{service}: {health}");
         assert_eq!(health["service"], service, "{health}");
+        // Healthy dependencies say so, as the TypeScript package's did.
+        for dependency in health["dependencies"].as_array().expect("dependencies") {
+            let message = dependency["message"].as_str().unwrap_or_default();
+            let expected = match dependency["kind"].as_str() {
+                Some("nats") => "NATS connected to ",
+                Some("http") => "200 OK in ",
+                Some("db") => "Database connection OK",
+                _ => "OK in ",
+            };
+            assert!(message.starts_with(expected), "{service}: {dependency}");
+        }
         let metrics = teei_obs_tests::request(addr, "GET", "/metrics")
             .await
             .unwrap();
