@@ -179,6 +179,19 @@ pub struct Obs {
     standard_metrics: metrics::StandardMetrics,
 }
 
+/// An error and its `source()` chain as one text, `outer: cause: root cause` (reqwest's
+/// own Display, for one, leaves out why a connection failed).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Validates the registry and builds the pipelines.
 ///
 /// Fails with every problem of the registry at once (invalid names, two functions

@@ -13,6 +13,7 @@
 mod common;
 
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{Platform, SERVICES, json};
@@ -94,6 +95,44 @@ async fn health_and_metrics_on_all_seven(platform: &Platform) {
             checked.contains(downstream),
             "gateway does not check {downstream}: {gateway}"
         );
+    }
+}
+
+/// What buddy-service learnt about `id`, through the gateway.
+async fn buddies_of(client: &reqwest::Client, gateway: SocketAddr, id: &str) -> serde_json::Value {
+    let response = client
+        .get(format!("http://{gateway}/v1/buddies/{id}"))
+        .send()
+        .await
+        .unwrap();
+    json(&response.text().await.unwrap())
+}
+
+/// Waits until `service`'s readiness answers `status`, at most `within` from `since`;
+/// returns the body.
+async fn readiness_is(
+    platform: &Platform,
+    service: &str,
+    status: u16,
+    since: Instant,
+    within: Duration,
+) -> String {
+    let addr = platform.addr(service);
+    loop {
+        let ready = teei_obs_tests::request(addr, "GET", "/health/readiness")
+            .await
+            .unwrap();
+        if ready.status == status {
+            return ready.body;
+        }
+        assert!(
+            since.elapsed() < within,
+            "{service} readiness still {} after {:?}: {}",
+            ready.status,
+            since.elapsed(),
+            ready.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -259,12 +298,7 @@ async fn the_platform_on_real_postgres_and_nats() {
     // The events travelled through the real nats-server to buddy-service.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let buddies = client
-            .get(format!("http://{gateway}/v1/buddies/user999"))
-            .send()
-            .await
-            .unwrap();
-        let buddies = json(&buddies.text().await.unwrap());
+        let buddies = buddies_of(&client, gateway, "user999").await;
         if buddies["events"]["profile.updated"] == 1 && buddies["events"]["profile.viewed"] == 1 {
             break;
         }
@@ -296,28 +330,10 @@ async fn the_platform_on_real_postgres_and_nats() {
     ];
     nats.stop();
     let stopped = Instant::now();
+    let bound = Duration::from_secs(7) + Duration::from_millis(1500);
     for service in ON_THE_BUS {
-        let addr = platform.addr(service);
-        loop {
-            let ready = teei_obs_tests::request(addr, "GET", "/health/readiness")
-                .await
-                .unwrap();
-            if ready.status == 503 {
-                assert!(
-                    ready.body.contains("event-bus"),
-                    "{service}: {}",
-                    ready.body
-                );
-                break;
-            }
-            assert!(
-                stopped.elapsed() < Duration::from_secs(7) + Duration::from_millis(1500),
-                "{service} still ready {:?} after NATS died: {}",
-                stopped.elapsed(),
-                ready.body
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let body = readiness_is(&platform, service, 503, stopped, bound).await;
+        assert!(body.contains("event-bus"), "{service}: {body}");
     }
     println!(
         "NATS killed: all five unready after {:?}",
@@ -327,21 +343,7 @@ async fn the_platform_on_real_postgres_and_nats() {
     nats.resume();
     let resumed = Instant::now();
     for service in ON_THE_BUS {
-        let addr = platform.addr(service);
-        loop {
-            let ready = teei_obs_tests::request(addr, "GET", "/health/readiness")
-                .await
-                .unwrap();
-            if ready.status == 200 {
-                break;
-            }
-            assert!(
-                resumed.elapsed() < Duration::from_secs(30),
-                "{service} not ready again: {}",
-                ready.body
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        readiness_is(&platform, service, 200, resumed, Duration::from_secs(30)).await;
     }
     println!("NATS back: all five ready after {:?}", resumed.elapsed());
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -352,12 +354,7 @@ async fn the_platform_on_real_postgres_and_nats() {
             .send()
             .await
             .unwrap();
-        let buddies = client
-            .get(format!("http://{gateway}/v1/buddies/user999"))
-            .send()
-            .await
-            .unwrap();
-        let buddies = json(&buddies.text().await.unwrap());
+        let buddies = buddies_of(&client, gateway, "user999").await;
         if buddies["events"]["profile.viewed"].as_u64() > Some(1) {
             break;
         }
@@ -371,22 +368,15 @@ async fn the_platform_on_real_postgres_and_nats() {
     // PostgreSQL down: unified-profile turns unready, the gateway degraded, nobody dies.
     postgres.stop();
     let profile = platform.addr("unified-profile");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = teei_obs_tests::request(profile, "GET", "/health/readiness")
-            .await
-            .unwrap();
-        if ready.status == 503 {
-            assert!(ready.body.contains("database"), "{}", ready.body);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "readiness never noticed: {}",
-            ready.body
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let body = readiness_is(
+        &platform,
+        "unified-profile",
+        503,
+        Instant::now(),
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(body.contains("database"), "{body}");
     let live = teei_obs_tests::request(profile, "GET", "/health/liveness")
         .await
         .unwrap();

@@ -87,7 +87,7 @@ impl HttpCheck {
             .get(&self.url)
             .send()
             .await
-            .map_err(|e| format!("GET {} failed: {}", self.url, error_chain(&e)))?;
+            .map_err(|e| format!("GET {} failed: {}", self.url, crate::error_chain(&e)))?;
         let status = response.status();
         let took = super::manager::millis(started.elapsed());
         if self.healthy.contains(&status.as_u16()) {
@@ -96,19 +96,6 @@ impl HttpCheck {
             Err(format!("GET {} answered {status} in {took}", self.url))
         }
     }
-}
-
-/// An error with its causes: reqwest's own Display leaves out why a connection failed.
-#[cfg(feature = "http-check")]
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `SELECT 1` on a connection from the service's own `deadpool-postgres` pool, returned

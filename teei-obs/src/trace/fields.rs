@@ -66,14 +66,7 @@ impl Visit for JsonFields {
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         // A line shows the chain as one text: `outer: cause: root cause`.
-        let mut text = value.to_string();
-        let mut source = value.source();
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        self.push(field, Value::from(text));
+        self.push(field, Value::from(crate::error_chain(value)));
         // Sentry gets the chain itself, typed by the SDK (the first error value wins).
         #[cfg(feature = "sentry")]
         if self.exceptions.is_empty() {
