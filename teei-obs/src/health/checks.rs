@@ -103,7 +103,7 @@ impl HttpCheck {
 /// and a broken pooled connection is replaced by the pool (TLS as the pool was built with).
 /// The message says how long it took and how the pool stands.
 ///
-/// ```no_run
+/// ```no_run,standalone_crate
 /// #[teei_obs::health_check(kind = "db", name = "database")]
 /// async fn database(pool: &deadpool_postgres::Pool) -> Result<String, String> {
 ///     teei_obs::health::postgres_pool(pool).await
@@ -186,7 +186,7 @@ pub async fn postgres_select_1(_connection: &str) -> Result<String, String> {
 /// says the bytes left. Bounded by the check's timeout. The message names the server and
 /// the round trip's time.
 ///
-/// ```no_run
+/// ```no_run,standalone_crate
 /// #[teei_obs::health_check(kind = "nats", name = "event-bus")]
 /// async fn event_bus(client: &async_nats::Client) -> Result<String, String> {
 ///     teei_obs::health::nats(client).await
