@@ -28,6 +28,56 @@ async fn render(registry: prometheus::Registry) -> Response {
     }
 }
 
+/// What `/metrics` serves: the registry in the classic text format, or in OpenMetrics with
+/// the exemplars of the function and HTTP duration histograms and call counters.
+#[derive(Debug)]
+pub(crate) struct Exposition {
+    pub(crate) registry: prometheus::Registry,
+    pub(crate) functions: crate::metrics::FunctionCollector,
+    pub(crate) http: std::sync::Arc<HttpMetrics>,
+}
+
+impl Exposition {
+    /// The exposition in OpenMetrics, exemplars included.
+    pub(crate) fn openmetrics(&self) -> String {
+        crate::metrics::openmetrics::encode(&self.registry.gather(), &|family, labels, bucket| {
+            match (family, bucket) {
+                ("http_request_duration_seconds", Some(bucket)) => {
+                    self.http.exemplar(labels, bucket)
+                }
+                _ => self.functions.exemplar(family, labels, bucket),
+            }
+        })
+    }
+
+    /// The router of `GET /metrics`, negotiating the format by `Accept`.
+    pub(crate) fn router(self: std::sync::Arc<Self>) -> Router {
+        Router::new().route(
+            "/metrics",
+            get(move |headers: axum::http::HeaderMap| {
+                let exposition = self.clone();
+                async move {
+                    let accept = headers
+                        .get(header::ACCEPT)
+                        .and_then(|value| value.to_str().ok());
+                    if crate::metrics::openmetrics::wants_openmetrics(accept) {
+                        (
+                            [(
+                                header::CONTENT_TYPE,
+                                crate::metrics::openmetrics::CONTENT_TYPE,
+                            )],
+                            exposition.openmetrics(),
+                        )
+                            .into_response()
+                    } else {
+                        render(exposition.registry.clone()).await
+                    }
+                }
+            }),
+        )
+    }
+}
+
 /// Middleware for a service's routes (from [`Obs::layer`](crate::Obs::layer)): reads the
 /// W3C trace context, baggage and correlation IDs of each request, runs the request in a
 /// server span that continues the caller's trace, makes the [`RequestContext`] current for
@@ -76,6 +126,14 @@ impl TraceLayer {
     }
 }
 
+/// The upper bounds of `http_request_duration_seconds`.
+const DURATION_BOUNDS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A recent sampled request per duration bucket (the `+Inf` one last) of one route.
+type RouteExemplars = std::sync::Arc<[crate::metrics::exemplar::ExemplarCell; 12]>;
+
 /// The HTTP metric families of the TypeScript package, labelled so that their cardinality
 /// is bounded whatever clients send: `route` is the matched route template (`unmatched`
 /// for anything no route took), `method` one of the standard methods or `OTHER`.
@@ -86,6 +144,9 @@ pub struct HttpMetrics {
     request_size: prometheus::HistogramVec,
     response_size: prometheus::HistogramVec,
     in_flight: prometheus::IntGauge,
+    /// Exemplars of `http_request_duration_seconds` by `(method, route)`: locked when a
+    /// thread first serves a route, and at a scrape; stored into without a lock.
+    exemplars: std::sync::Mutex<std::collections::HashMap<(&'static str, String), RouteExemplars>>,
 }
 
 impl HttpMetrics {
@@ -102,9 +163,7 @@ impl HttpMetrics {
             )?,
             duration: prometheus::HistogramVec::new(
                 HistogramOpts::new("http_request_duration_seconds", "HTTP request duration")
-                    .buckets(vec![
-                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                    ]),
+                    .buckets(DURATION_BOUNDS.to_vec()),
                 &["method", "route"],
             )?,
             request_size: prometheus::HistogramVec::new(
@@ -121,6 +180,7 @@ impl HttpMetrics {
                 "http_requests_in_flight",
                 "HTTP requests being served",
             )?,
+            exemplars: Default::default(),
         };
         registry.register(Box::new(metrics.requests.clone()))?;
         registry.register(Box::new(metrics.duration.clone()))?;
@@ -128,6 +188,26 @@ impl HttpMetrics {
         registry.register(Box::new(metrics.response_size.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         Ok(metrics)
+    }
+
+    /// The exemplar of `http_request_duration_seconds{method, route}` in bucket `bucket`.
+    pub(crate) fn exemplar(
+        &self,
+        labels: &[prometheus::proto::LabelPair],
+        bucket: usize,
+    ) -> Option<crate::metrics::exemplar::Exemplar> {
+        let label = |name: &str| {
+            labels
+                .iter()
+                .find(|pair| pair.name() == name)
+                .map(|pair| pair.value())
+        };
+        let (method, route) = (label("method")?, label("route")?);
+        let table = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, cells) = table
+            .iter()
+            .find(|((m, r), _)| *m == method && r == route)?;
+        cells.get(bucket)?.load()
     }
 
     /// The handles of one `(method, route)`, from this thread's cache: one lookup per
@@ -174,6 +254,15 @@ impl HttpMetrics {
                 request_size: self.request_size.with_label_values(&[method, route]),
                 response_size: self.response_size.with_label_values(&[method, route]),
                 statuses: std::array::from_fn(|_| std::sync::OnceLock::new()),
+                exemplars: self
+                    .exemplars
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry((method, route.to_owned()))
+                    .or_insert_with(|| {
+                        std::sync::Arc::new(std::array::from_fn(|_| Default::default()))
+                    })
+                    .clone(),
             });
             routes.entry(route.into()).or_default()[index] = Some(handles.clone());
             handles
@@ -194,6 +283,7 @@ struct RouteMetrics {
     response_size: prometheus::Histogram,
     /// `http_requests_total` per status 100..=599, created on first use.
     statuses: [std::sync::OnceLock<prometheus::IntCounter>; 500],
+    exemplars: RouteExemplars,
 }
 
 impl RouteMetrics {
@@ -563,7 +653,13 @@ where
                 }
                 Err(_) => route.count("error", None),
             }
-            route.duration.observe(this.started.elapsed().as_secs_f64());
+            let seconds = this.started.elapsed().as_secs_f64();
+            route.duration.observe(seconds);
+            // The server span is entered here: a sampled request leaves its exemplar.
+            if let Some(ids) = crate::metrics::exemplar::sampled() {
+                let bucket = crate::metrics::exemplar::bucket_of(&DURATION_BOUNDS, seconds);
+                route.exemplars[bucket].store(ids, seconds);
+            }
             if let Ok(response) = &result {
                 let size = content_length(response.headers())
                     .or_else(|| response.body().size_hint().exact().map(|n| n as f64));

@@ -177,6 +177,7 @@ pub struct Obs {
     error_tracking: Option<Arc<errors::ErrorTracking>>,
     http_metrics: Arc<http::HttpMetrics>,
     standard_metrics: metrics::StandardMetrics,
+    exposition: Arc<http::Exposition>,
 }
 
 /// An error and its `source()` chain as one text, `outer: cause: root cause` (reqwest's
@@ -210,7 +211,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     metrics::warm_up_clock();
     let functions = entries.len();
     let registry = prometheus::Registry::new();
-    registry.register(Box::new(metrics::FunctionCollector::new(entries)?))?;
+    registry.register(Box::new(metrics::FunctionCollector::new(entries.clone())?))?;
 
     let filters = trace::Filters::parse(&config.log_filter, &config.traces_filter)?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
@@ -299,6 +300,11 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         checks,
         "teei-obs initialised with {functions} annotated function(s) and {checks} health check(s)"
     );
+    let exposition = Arc::new(http::Exposition {
+        registry: registry.clone(),
+        functions: metrics::FunctionCollector::new(entries)?,
+        http: http_metrics.clone(),
+    });
     Ok(Obs {
         config,
         registry,
@@ -311,6 +317,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         health,
         #[cfg(feature = "sentry")]
         error_tracking,
+        exposition,
         http_metrics,
         standard_metrics,
     })
@@ -555,7 +562,9 @@ impl Obs {
     /// `/health/readiness`, `/health/startup`.
     pub fn router(&self) -> axum::Router {
         self.health.start();
-        http::metrics_router(self.registry.clone())
+        self.exposition
+            .clone()
+            .router()
             .merge(health::health_router(self.health.clone()))
     }
 
@@ -594,6 +603,12 @@ impl Obs {
             self.error_tracking_enabled(),
             self.config.opentelemetry_api,
         )
+    }
+
+    /// The current exposition in the OpenMetrics text format, exemplars included, as `GET
+    /// /metrics` serves it to `Accept: application/openmetrics-text` (Prometheus).
+    pub fn render_openmetrics(&self) -> String {
+        self.exposition.openmetrics()
     }
 
     /// The current exposition, as `GET /metrics` would serve it.

@@ -1,6 +1,6 @@
 //! Real dependency servers for the health tests, started on loopback ports by the tests
 //! themselves: PostgreSQL from Debian's server binaries in a temporary data directory, and
-//! Debian's `nats-server`. `scripts/test` installs both when they are missing.
+//! Debian's `nats-server` and `prometheus`. `scripts/test` installs them when missing.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -211,4 +211,96 @@ impl Drop for Nats {
             let _ = child.wait();
         }
     }
+}
+
+/// Debian's Prometheus on a free loopback port, with its data in a temporary directory;
+/// killed (and the directory removed) on drop.
+#[derive(Debug)]
+pub struct Prometheus {
+    /// Where its API listens.
+    pub addr: SocketAddr,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Prometheus {
+    /// Starts Prometheus with `config` (a `prometheus.yml`) and `flags` (e.g.
+    /// `--enable-feature=exemplar-storage`); waits until it is ready.
+    pub async fn start(config: &str, flags: &[&str]) -> Prometheus {
+        let addr = crate::otlp::free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "teei-obs-prometheus-{}-{}",
+            std::process::id(),
+            addr.port()
+        ));
+        std::fs::create_dir_all(&dir).expect("Prometheus directory");
+        std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus.yml");
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .args(flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus: install Debian's prometheus (scripts/test does)");
+        let prometheus = Prometheus { addr, dir, child };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(ready) = crate::request(addr, "GET", "/-/ready").await
+                && ready.status == 200
+            {
+                return prometheus;
+            }
+            assert!(Instant::now() < deadline, "Prometheus not ready in 15 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `GET path` of its API, as JSON.
+    pub async fn api(&self, path: &str) -> serde_json::Value {
+        let response = crate::request(self.addr, "GET", path)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&response.body)
+            .unwrap_or_else(|e| panic!("{path}: {e}: {}", response.body))
+    }
+
+    /// An instant query's `data.result`.
+    pub async fn query(&self, expr: &str) -> Vec<serde_json::Value> {
+        let answer = self
+            .api(&format!("/api/v1/query?query={}", percent_encode(expr)))
+            .await;
+        answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("{expr}: {answer}"))
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `value` percent-encoded for a URL query.
+pub fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -48,6 +48,40 @@ impl FunctionCollector {
     }
 }
 
+impl FunctionCollector {
+    /// The exemplar of a sample of `function_calls_total` (by its `result`) or of bucket
+    /// `bucket` of `function_calls_duration_seconds`: a recent call in a sampled span.
+    pub fn exemplar(
+        &self,
+        family: &str,
+        labels: &[proto::LabelPair],
+        bucket: Option<usize>,
+    ) -> Option<super::exemplar::Exemplar> {
+        let label = |name: &str| {
+            labels
+                .iter()
+                .find(|pair| pair.name() == name)
+                .map(|pair| pair.value())
+        };
+        let (function, module) = (label("function")?, label("module")?);
+        // A function both counted and traced has two entries; the counted one has metrics.
+        let metrics = self
+            .entries
+            .iter()
+            .filter(|entry| entry.name() == function && entry.module() == module)
+            .find_map(|entry| entry.metrics())?;
+        match (family, bucket) {
+            (CALLS, None) => {
+                let result = label("result")?;
+                let outcome = Outcome::ALL.into_iter().find(|o| o.as_str() == result)?;
+                metrics.exemplar(outcome)
+            }
+            (DURATION, Some(bucket)) => metrics.duration_exemplar(bucket),
+            _ => None,
+        }
+    }
+}
+
 fn family(desc: &Desc, kind: MetricType) -> MetricFamily {
     let mut family = MetricFamily::default();
     family.set_name(desc.fq_name.clone());

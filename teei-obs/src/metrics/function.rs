@@ -7,6 +7,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::exemplar::{Exemplar, ExemplarCell};
 use super::slot::{ROWS, Slot};
 
 /// How a call ended; the `result` label of `function_calls_total`.
@@ -93,6 +94,8 @@ pub struct FunctionMetrics {
     histogram: Option<&'static dyn HistogramRead>,
     concurrent: bool,
     objective: Option<Objective>,
+    /// A recent sampled call of each outcome, for `function_calls_total`'s exemplars.
+    exemplars: [ExemplarCell; 4],
 }
 
 impl FunctionMetrics {
@@ -107,7 +110,18 @@ impl FunctionMetrics {
             histogram,
             concurrent,
             objective,
+            exemplars: [const { ExemplarCell::new() }; 4],
         }
+    }
+
+    /// A recent sampled call in bucket `bucket` of the duration histogram.
+    pub fn duration_exemplar(&self, bucket: usize) -> Option<Exemplar> {
+        self.histogram?.exemplar(bucket)
+    }
+
+    /// A recent sampled call that ended with `outcome`: its trace and span.
+    pub fn exemplar(&self, outcome: Outcome) -> Option<Exemplar> {
+        self.exemplars[outcome as usize].load()
     }
 
     /// The objectives declared with `#[counted(objective(..))]`, if any.
@@ -185,6 +199,8 @@ pub trait HistogramRead: Sync + std::fmt::Debug {
     fn snapshot(&self) -> HistogramSnapshot;
     /// The upper bounds in seconds.
     fn bounds(&'static self) -> &'static [f64];
+    /// A recent sampled call in bucket `bucket` (the `+Inf` bucket is `bounds().len()`).
+    fn exemplar(&self, bucket: usize) -> Option<Exemplar>;
 }
 
 /// One thread's cells of a histogram: `B` bucket counts, the `+Inf` count, the sum in
@@ -207,6 +223,8 @@ pub struct Histogram<const B: usize, const S: usize> {
     bounds: [f64; B],
     bounds_ns: [u64; B],
     rows: [HistogramRow<S>; ROWS],
+    /// A recent sampled call per bucket (the `+Inf` one at `B`); `S > B`.
+    exemplars: [ExemplarCell; S],
 }
 
 impl<const B: usize, const S: usize> Histogram<B, S> {
@@ -217,11 +235,12 @@ impl<const B: usize, const S: usize> Histogram<B, S> {
             bounds,
             bounds_ns,
             rows: [const { HistogramRow::zero() }; ROWS],
+            exemplars: [const { ExemplarCell::new() }; S],
         }
     }
 
     #[inline(always)]
-    fn record(&self, slot: Slot, nanos: u64) {
+    fn record(&self, slot: Slot, nanos: u64, sampled: Option<(u128, u64)>) {
         let mut bucket = B;
         for (i, bound) in self.bounds_ns.iter().enumerate() {
             if nanos <= *bound {
@@ -232,12 +251,19 @@ impl<const B: usize, const S: usize> Histogram<B, S> {
         let row = &self.rows[slot.row()].0;
         slot.add(&row[bucket], 1);
         slot.add(&row[B + 1], nanos);
+        if let Some(ids) = sampled {
+            self.exemplars[bucket].store(ids, nanos as f64 / 1e9);
+        }
     }
 }
 
 impl<const B: usize, const S: usize> HistogramRead for Histogram<B, S> {
     fn bounds(&'static self) -> &'static [f64] {
         &self.bounds
+    }
+
+    fn exemplar(&self, bucket: usize) -> Option<Exemplar> {
+        self.exemplars.get(bucket.min(B))?.load()
     }
 
     fn snapshot(&self) -> HistogramSnapshot {
@@ -281,8 +307,8 @@ pub trait Timing: Sync + std::fmt::Debug + 'static {
     type Start: Copy + Send + std::fmt::Debug;
     /// Reads the start of a call.
     fn start() -> Self::Start;
-    /// Records the call that began at `start`.
-    fn finish(&self, slot: Slot, start: Self::Start);
+    /// Records the call that began at `start`, in the sampled span `sampled` if any.
+    fn finish(&self, slot: Slot, start: Self::Start, sampled: Option<(u128, u64)>);
 }
 
 /// The timing of a function without `duration`: nothing.
@@ -297,7 +323,7 @@ impl Timing for NoTiming {
     #[inline(always)]
     fn start() {}
     #[inline(always)]
-    fn finish(&self, _: Slot, (): ()) {}
+    fn finish(&self, _: Slot, (): (), _: Option<(u128, u64)>) {}
 }
 
 impl<const B: usize, const S: usize> Timing for Histogram<B, S> {
@@ -307,9 +333,9 @@ impl<const B: usize, const S: usize> Timing for Histogram<B, S> {
         clock().raw()
     }
     #[inline(always)]
-    fn finish(&self, slot: Slot, start: u64) {
+    fn finish(&self, slot: Slot, start: u64, sampled: Option<(u128, u64)>) {
         let clock = clock();
-        self.record(slot, clock.delta_as_nanos(start, clock.raw()));
+        self.record(slot, clock.delta_as_nanos(start, clock.raw()), sampled);
     }
 }
 
@@ -349,8 +375,13 @@ impl<T: Timing, const CONCURRENT: bool> Call<T, CONCURRENT> {
     #[inline(always)]
     fn end(&self, outcome: Outcome) {
         let slot = Slot::current();
-        self.timing.finish(slot, self.start);
+        // One thread-local read; only a call in a sampled span stores exemplars.
+        let sampled = super::exemplar::sampled();
+        self.timing.finish(slot, self.start, sampled);
         self.metrics.count(slot, outcome);
+        if let Some(ids) = sampled {
+            self.metrics.exemplars[outcome as usize].store(ids, 1.0);
+        }
         if CONCURRENT {
             self.metrics.move_concurrent(slot, 1u64.wrapping_neg());
         }

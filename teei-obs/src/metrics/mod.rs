@@ -19,7 +19,9 @@
 //! [`DEFAULT_BUCKETS`], in seconds: Prometheus' client default, 5 ms to 10 s.
 
 mod collector;
+pub mod exemplar;
 pub(crate) mod function;
+pub mod openmetrics;
 pub(crate) mod slot;
 mod standard;
 

@@ -426,6 +426,38 @@ where
         }
     }
 
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        // The innermost sampled span of the thread, for metric exemplars.
+        if let Some(span) = ctx.span(id)
+            && let Some(state) = span.extensions().get::<SpanState>()
+            && state.is_recording()
+        {
+            crate::metrics::exemplar::set_sampled(Some((state.trace_id, state.span_id)));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(current) = crate::metrics::exemplar::sampled() else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let leaving = span
+            .extensions()
+            .get::<SpanState>()
+            .map(|state| (state.trace_id, state.span_id));
+        if leaving == Some(current) {
+            // The next sampled span out takes over: the parents, nearest first.
+            let next = span.scope().skip(1).find_map(|parent| {
+                let extensions = parent.extensions();
+                let state = extensions.get::<SpanState>()?;
+                state
+                    .is_recording()
+                    .then_some((state.trace_id, state.span_id))
+            });
+            crate::metrics::exemplar::set_sampled(next);
+        }
+    }
+
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(&id)
             && let Some(state) = span.extensions_mut().remove::<SpanState>()

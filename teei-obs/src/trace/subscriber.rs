@@ -348,6 +348,10 @@ impl Fast {
 
     fn enter(&self, span: &Id) {
         self.stacks.get_or_default().borrow_mut().push(span.clone());
+        // The innermost sampled span of the thread, for metric exemplars.
+        if let Some(ids) = self.sampled_ids(span) {
+            crate::metrics::exemplar::set_sampled(Some(ids));
+        }
     }
 
     fn exit(&self, span: &Id) {
@@ -356,7 +360,22 @@ impl Fast {
             if let Some(position) = stack.iter().rposition(|entered| entered == span) {
                 stack.remove(position);
             }
+            // Leaving the sampled span: the next sampled one out takes over. Nothing to
+            // do, and no lookup, on a thread in no sampled span.
+            if let Some(current) = crate::metrics::exemplar::sampled()
+                && self.sampled_ids(span) == Some(current)
+            {
+                let next = stack.iter().rev().find_map(|id| self.sampled_ids(id));
+                crate::metrics::exemplar::set_sampled(next);
+            }
         }
+    }
+
+    /// The trace and span IDs of `span` if it is sampled (recording).
+    fn sampled_ids(&self, span: &Id) -> Option<(u128, u64)> {
+        let slot = self.slot(span)?;
+        let header = slot.header.as_ref().filter(|_| slot.state.is_some())?;
+        Some((header.trace_id, header.span_id))
     }
 
     fn clone_span(&self, id: &Id) -> Id {

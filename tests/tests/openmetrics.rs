@@ -1,0 +1,193 @@
+//! `/metrics` in OpenMetrics with exemplars: negotiated by `Accept`; the classic format
+//! accepted by `promtool check metrics`; the OpenMetrics one scraped by a real Prometheus
+//! (exemplar storage on) without a scrape error, its stored exemplars leading to spans the
+//! service recorded. (Debian's promtool, 2.42, parses only the classic format: its
+//! `check metrics` refuses any exemplar, so the OpenMetrics text is validated by the
+//! Prometheus parser a scrape runs, and without exemplars by promtool too.)
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use teei_obs::trace::Sampler;
+use teei_obs::{counted, traced};
+use teei_obs_tests::servers::{Prometheus, percent_encode};
+use teei_obs_tests::{request, request_with_headers, serve};
+
+#[counted(duration)]
+#[traced]
+async fn lookup(id: u32) -> Result<u32, String> {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    Ok(id * 2)
+}
+
+const OPENMETRICS: &str =
+    "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3";
+
+fn promtool_accepts(exposition: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool: install Debian's prometheus (scripts/test does)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Lint findings (naming advice) are fine; a parse error is not.
+    assert!(
+        !said.contains("error while linting") && !said.contains("text format parsing error"),
+        "promtool refused the exposition: {said}\n{exposition}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_stores_exemplars_that_lead_to_recorded_spans() {
+    let obs = teei_obs::init(
+        teei_obs::Config::new("exemplars")
+            .sampler(Sampler::AlwaysOn)
+            .trace_export(teei_obs::config::TraceExport::Memory),
+    )
+    .unwrap();
+    let routes = axum::Router::new()
+        .route(
+            "/orders/{id}",
+            get(
+                |axum::extract::Path(id): axum::extract::Path<u32>| async move {
+                    lookup(id).await.map(|n| n.to_string()).unwrap_or_default()
+                },
+            ),
+        )
+        .layer(obs.layer());
+    let addr = serve(obs.router().merge(routes)).await;
+    for id in 0..20 {
+        assert_eq!(
+            request(addr, "GET", &format!("/orders/{id}"))
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+    }
+
+    // Negotiated: OpenMetrics for who asks, with exemplars; the classic format otherwise.
+    let open = request_with_headers(addr, "GET", "/metrics", &[("accept", OPENMETRICS)])
+        .await
+        .unwrap();
+    assert!(
+        open.header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
+        "{:?}",
+        open.header("content-type")
+    );
+    assert!(open.body.ends_with("# EOF\n"), "{}", open.body);
+    let exemplar_line = open
+        .body
+        .lines()
+        .find(|l| l.starts_with("http_request_duration_seconds_bucket") && l.contains(" # {"))
+        .unwrap_or_else(|| panic!("no HTTP exemplar in\n{}", open.body));
+    assert!(exemplar_line.contains("trace_id=\""), "{exemplar_line}");
+    assert!(
+        open.body
+            .lines()
+            .any(|l| l.starts_with("function_calls_duration_seconds_bucket")
+                && l.contains("function=\"lookup\"")
+                && l.contains(" # {trace_id=")),
+        "no function exemplar in\n{}",
+        open.body
+    );
+    assert!(
+        open.body
+            .lines()
+            .any(|l| l.starts_with("function_calls_total{")
+                && l.contains("result=\"ok\"")
+                && l.contains(" # {trace_id=")),
+        "no call exemplar in\n{}",
+        open.body
+    );
+    let classic = request(addr, "GET", "/metrics").await.unwrap();
+    assert!(
+        classic
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain"))
+    );
+    assert!(!classic.body.contains("# EOF"));
+    promtool_accepts(&classic.body);
+    // The OpenMetrics text less its exemplars and `# EOF` is classic-format text.
+    let plain: String = open
+        .body
+        .lines()
+        .filter(|line| *line != "# EOF")
+        .map(|line| line.split(" # {").next().unwrap_or(line))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    promtool_accepts(&plain);
+
+    // A real Prometheus scrapes it and keeps the exemplars.
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: exemplars\n    static_configs:\n      - targets: ['{addr}']\n"
+    );
+    let prometheus = Prometheus::start(&config, &["--enable-feature=exemplar-storage"]).await;
+    let recorded: Vec<String> = obs
+        .recent_spans()
+        .iter()
+        .map(|span| format!("{:032x}", span.span_context.trace_id()))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exemplars = loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let answer = prometheus
+            .api(&format!(
+                "/api/v1/query_exemplars?query={}&start={}&end={}",
+                percent_encode("http_request_duration_seconds_bucket"),
+                now - 600,
+                now + 60
+            ))
+            .await;
+        let found: Vec<serde_json::Value> = answer["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|series| series["exemplars"].as_array().cloned().unwrap_or_default())
+            .collect();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exemplars stored in 30 s: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // Scraped as OpenMetrics (only that format carries exemplars), without an error.
+    let targets = prometheus.api("/api/v1/targets").await;
+    let target = &targets["data"]["activeTargets"][0];
+    assert_eq!(target["health"], "up", "{target}");
+    assert_eq!(target["lastError"], "", "{target}");
+    let trace_ids: Vec<&str> = exemplars
+        .iter()
+        .filter_map(|e| e["labels"]["trace_id"].as_str())
+        .collect();
+    assert!(
+        trace_ids.iter().any(|id| recorded.iter().any(|r| r == id)),
+        "exemplar traces {trace_ids:?} are not among the recorded spans' {recorded:?}"
+    );
+    println!(
+        "Prometheus stored {} exemplar(s) for http_request_duration_seconds_bucket",
+        exemplars.len()
+    );
+}
