@@ -35,6 +35,7 @@ pub(crate) struct Exposition {
     pub(crate) registry: prometheus::Registry,
     pub(crate) functions: crate::metrics::FunctionCollector,
     pub(crate) http: std::sync::Arc<HttpMetrics>,
+    pub(crate) standard: crate::metrics::StandardMetrics,
 }
 
 impl Exposition {
@@ -45,6 +46,10 @@ impl Exposition {
                 ("http_request_duration_seconds", Some(bucket)) => {
                     self.http.exemplar(labels, bucket)
                 }
+                (
+                    "db_query_duration_seconds" | "event_processing_duration_seconds",
+                    Some(bucket),
+                ) => self.standard.exemplar(family, labels, bucket),
                 _ => self.functions.exemplar(family, labels, bucket),
             }
         })

@@ -304,6 +304,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         registry: registry.clone(),
         functions: metrics::FunctionCollector::new(entries)?,
         http: http_metrics.clone(),
+        standard: standard_metrics.clone(),
     });
     Ok(Obs {
         config,

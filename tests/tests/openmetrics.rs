@@ -15,10 +15,17 @@ use teei_obs::{counted, traced};
 use teei_obs_tests::servers::{Prometheus, percent_encode};
 use teei_obs_tests::{request, request_with_headers, serve};
 
+/// The service's standard families, for the handler's database query.
+static STANDARD: std::sync::OnceLock<teei_obs::metrics::StandardMetrics> =
+    std::sync::OnceLock::new();
+
 #[counted(duration)]
 #[traced]
 async fn lookup(id: u32) -> Result<u32, String> {
     tokio::time::sleep(Duration::from_millis(2)).await;
+    if let Some(metrics) = STANDARD.get() {
+        metrics.db_query("SELECT", "orders", true, Duration::from_millis(2));
+    }
     Ok(id * 2)
 }
 
@@ -60,6 +67,7 @@ async fn a_real_prometheus_stores_exemplars_that_lead_to_recorded_spans() {
             .trace_export(teei_obs::config::TraceExport::Memory),
     )
     .unwrap();
+    STANDARD.set(obs.standard_metrics().clone()).unwrap();
     let routes = axum::Router::new()
         .route(
             "/orders/{id}",
@@ -114,6 +122,14 @@ async fn a_real_prometheus_stores_exemplars_that_lead_to_recorded_spans() {
                 && l.contains("result=\"ok\"")
                 && l.contains(" # {trace_id=")),
         "no call exemplar in\n{}",
+        open.body
+    );
+    assert!(
+        open.body
+            .lines()
+            .any(|l| l.starts_with("db_query_duration_seconds_bucket{")
+                && l.contains(" # {trace_id=")),
+        "no database exemplar in\n{}",
         open.body
     );
     let classic = request(addr, "GET", "/metrics").await.unwrap();

@@ -17,6 +17,8 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts};
 
+use super::exemplar::{Exemplar, ExemplarCell};
+
 /// The standard families; from [`Obs::standard_metrics`](crate::Obs::standard_metrics).
 #[derive(Clone, Debug)]
 pub struct StandardMetrics {
@@ -27,7 +29,19 @@ pub struct StandardMetrics {
     event_duration: HistogramVec,
     queue_size: IntGaugeVec,
     errors: IntCounterVec,
+    exemplars: std::sync::Arc<std::sync::Mutex<Exemplars>>,
 }
+
+/// Exemplars of the two duration families, by family and label values: locked only by a
+/// call in a sampled span, and at a scrape.
+type Exemplars = std::collections::HashMap<(&'static str, Vec<String>), Box<[ExemplarCell]>>;
+
+/// The upper bounds of `db_query_duration_seconds` and `event_processing_duration_seconds`.
+const BOUNDS: [f64; 11] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+const DB_DURATION: &str = "db_query_duration_seconds";
+const EVENT_DURATION: &str = "event_processing_duration_seconds";
 
 fn status(ok: bool) -> &'static str {
     if ok { "success" } else { "error" }
@@ -35,9 +49,7 @@ fn status(ok: bool) -> &'static str {
 
 impl StandardMetrics {
     pub(crate) fn new(registry: &prometheus::Registry) -> prometheus::Result<Self> {
-        let buckets = vec![
-            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-        ];
+        let buckets = BOUNDS.to_vec();
         let metrics = StandardMetrics {
             db_queries: IntCounterVec::new(
                 Opts::new(
@@ -47,8 +59,7 @@ impl StandardMetrics {
                 &["operation", "table", "status"],
             )?,
             db_duration: HistogramVec::new(
-                HistogramOpts::new("db_query_duration_seconds", "Database query duration")
-                    .buckets(buckets.clone()),
+                HistogramOpts::new(DB_DURATION, "Database query duration").buckets(buckets.clone()),
                 &["operation", "table"],
             )?,
             events_processed: IntCounterVec::new(
@@ -63,11 +74,7 @@ impl StandardMetrics {
                 &["type"],
             )?,
             event_duration: HistogramVec::new(
-                HistogramOpts::new(
-                    "event_processing_duration_seconds",
-                    "Event processing duration",
-                )
-                .buckets(buckets),
+                HistogramOpts::new(EVENT_DURATION, "Event processing duration").buckets(buckets),
                 &["type"],
             )?,
             queue_size: IntGaugeVec::new(
@@ -78,6 +85,7 @@ impl StandardMetrics {
                 Opts::new("errors_total", "Errors by type and component"),
                 &["type", "component"],
             )?,
+            exemplars: Default::default(),
         };
         registry.register(Box::new(metrics.db_queries.clone()))?;
         registry.register(Box::new(metrics.db_duration.clone()))?;
@@ -97,6 +105,7 @@ impl StandardMetrics {
         self.db_duration
             .with_label_values(&[operation, table])
             .observe(took.as_secs_f64());
+        self.exemplar_for(DB_DURATION, &[operation, table], took);
     }
 
     /// An event was handled: `events_processed_total` and
@@ -108,6 +117,45 @@ impl StandardMetrics {
         self.event_duration
             .with_label_values(&[event_type])
             .observe(took.as_secs_f64());
+        self.exemplar_for(EVENT_DURATION, &[event_type], took);
+    }
+
+    /// Keeps `took` as the exemplar of its bucket when the call is in a sampled span.
+    fn exemplar_for(&self, family: &'static str, labels: &[&str], took: Duration) {
+        let Some(ids) = super::exemplar::sampled() else {
+            return;
+        };
+        let seconds = took.as_secs_f64();
+        let mut table = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
+        let cells = table
+            .entry((family, labels.iter().map(|l| (*l).to_owned()).collect()))
+            .or_insert_with(|| (0..=BOUNDS.len()).map(|_| ExemplarCell::new()).collect());
+        cells[super::exemplar::bucket_of(&BOUNDS, seconds)].store(ids, seconds);
+    }
+
+    /// The exemplar of bucket `bucket` of `family`'s series with `labels`.
+    pub(crate) fn exemplar(
+        &self,
+        family: &str,
+        labels: &[prometheus::proto::LabelPair],
+        bucket: usize,
+    ) -> Option<Exemplar> {
+        let (family, names): (&'static str, &[&str]) = match family {
+            DB_DURATION => (DB_DURATION, &["operation", "table"]),
+            EVENT_DURATION => (EVENT_DURATION, &["type"]),
+            _ => return None,
+        };
+        let values = names
+            .iter()
+            .map(|name| {
+                labels
+                    .iter()
+                    .find(|pair| pair.name() == *name)
+                    .map(|pair| pair.value().to_owned())
+            })
+            .collect::<Option<Vec<String>>>()?;
+        let table = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
+        table.get(&(family, values))?.get(bucket)?.load()
     }
 
     /// An event was published: `events_published_total`.
