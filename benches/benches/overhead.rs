@@ -70,6 +70,7 @@ fn metrics_counter(x: u64) -> u64 {
 fn per_call(c: &mut Criterion) {
     let _obs = teei_obs::init(
         teei_obs::Config::new("bench")
+            .install_metrics_recorder(false)
             .install_subscriber(false)
             .trace_export(teei_obs::config::TraceExport::None),
     )
@@ -182,6 +183,7 @@ impl fastrace::collector::Reporter for DropReports {
 fn obs_with(sampler: teei_obs::trace::Sampler) -> teei_obs::Obs {
     teei_obs::init(
         teei_obs::Config::new("bench")
+            .install_metrics_recorder(false)
             .install_subscriber(false)
             .sampler(sampler)
             .export_interval(Duration::from_millis(100))
@@ -210,6 +212,7 @@ fn spans(c: &mut Criterion) {
 
     let filtered = teei_obs::init(
         teei_obs::Config::new("bench")
+            .install_metrics_recorder(false)
             .install_subscriber(false)
             .log_filter("warn")
             .traces_filter("warn")
@@ -315,6 +318,7 @@ fn spans(c: &mut Criterion) {
 fn logs(c: &mut Criterion) {
     let obs = teei_obs::init(
         teei_obs::Config::new("bench")
+            .install_metrics_recorder(false)
             .install_subscriber(false)
             .environment("production")
             .capture_logs(true)
@@ -355,6 +359,7 @@ fn logs(c: &mut Criterion) {
 fn render(c: &mut Criterion) {
     let obs = teei_obs::init(
         teei_obs::Config::new("bench")
+            .install_metrics_recorder(false)
             .install_subscriber(false)
             .trace_export(teei_obs::config::TraceExport::None),
     )
@@ -407,7 +412,11 @@ fn requests(c: &mut Criterion) {
         b.iter(|| runtime.block_on(handler.clone().oneshot(request())))
     });
     for (name, sampler, api) in [
-        ("layer_unsampled", Sampler::ParentBased(Root::AlwaysOff), true),
+        (
+            "layer_unsampled",
+            Sampler::ParentBased(Root::AlwaysOff),
+            true,
+        ),
         (
             "layer_unsampled_without_otel_api",
             Sampler::ParentBased(Root::AlwaysOff),
@@ -418,6 +427,7 @@ fn requests(c: &mut Criterion) {
     ] {
         let obs = teei_obs::init(
             teei_obs::Config::new("bench")
+                .install_metrics_recorder(false)
                 .install_subscriber(false)
                 .sampler(sampler)
                 .opentelemetry_api(api)
@@ -442,6 +452,7 @@ fn sentry_layers(c: &mut Criterion) {
     // A client whose endpoint is down: envelopes are dropped at once, breadcrumbs recorded.
     let obs = teei_obs::init(
         teei_obs::Config::new("bench")
+            .install_metrics_recorder(false)
             .install_subscriber(false)
             .trace_export(teei_obs::config::TraceExport::None)
             .sentry_dsn("http://public@127.0.0.1:9/1")

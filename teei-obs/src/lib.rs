@@ -288,6 +288,18 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     if config.log_bridge {
         install_log_bridge(&filters);
     }
+    #[cfg(feature = "metrics-facade")]
+    if config.install_metrics_recorder {
+        // The facade's metrics go into this service's registry, next to its own.
+        let recorder = metrics_prometheus::Recorder::builder()
+            .with_registry(registry.clone())
+            .build();
+        if ::metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!(
+                "a `metrics` recorder was already installed; `metrics::counter!` and friends go there, not to this /metrics"
+            );
+        }
+    }
     if config.install_subscriber && !subscriber_installed {
         tracing::warn!(
             "a global tracing subscriber was already installed; teei-obs spans go through it"

@@ -192,6 +192,7 @@ pub struct Config {
     pub(crate) traces_filter: String,
     pub(crate) log_bridge: bool,
     pub(crate) install_subscriber: bool,
+    pub(crate) install_metrics_recorder: bool,
     pub(crate) memory_capacity: usize,
     pub(crate) state: crate::health::State,
     pub(crate) damping: crate::health::Damping,
@@ -234,6 +235,7 @@ impl Config {
             traces_filter: "info".to_owned(),
             log_bridge: true,
             install_subscriber: true,
+            install_metrics_recorder: true,
             memory_capacity: 1024,
             state: crate::health::State::default(),
             damping: crate::health::Damping::default(),
@@ -669,6 +671,16 @@ impl Config {
     /// without it, compose [`Obs::layers`](crate::Obs::layers) into your own `Registry`.
     pub fn install_subscriber(mut self, install: bool) -> Self {
         self.install_subscriber = install;
+        self
+    }
+
+    /// Whether `init` installs a [`metrics`](https://docs.rs/metrics) recorder, so the
+    /// facade's counters, gauges and histogram (`metrics::counter!("jobs_total", "queue" =>
+    /// "a")`) appear on `/metrics` with their labels (on by default, with the
+    /// `metrics-facade` feature; once per process — a service that installed its own
+    /// recorder turns this off).
+    pub fn install_metrics_recorder(mut self, install: bool) -> Self {
+        self.install_metrics_recorder = install;
         self
     }
 
