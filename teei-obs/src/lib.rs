@@ -223,6 +223,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         prometheus::process_collector::ProcessCollector::for_self(),
     ))?;
     registry.register(Box::new(metrics::RuntimeCollector::new()?))?;
+    registry.register(Box::new(metrics::build_info(&config)?))?;
     let scheduling_delay = prometheus::Gauge::new(
         "tokio_scheduling_delay_seconds",
         "How late a 100 ms timer last fired on the runtime (event-loop lag)",

@@ -19,7 +19,7 @@ use teei_obs_tests::{request, request_with_headers, serve};
 static STANDARD: std::sync::OnceLock<teei_obs::metrics::StandardMetrics> =
     std::sync::OnceLock::new();
 
-#[counted(duration)]
+#[counted(duration, objective(success = 99.9, latency = 0.25, within = 99))]
 #[traced]
 async fn lookup(id: u32) -> Result<u32, String> {
     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -132,6 +132,28 @@ async fn a_real_prometheus_stores_exemplars_that_lead_to_recorded_spans() {
         "no database exemplar in\n{}",
         open.body
     );
+    // Autometrics' labels: build_info to join on, objective labels for the SLO rules.
+    assert!(
+        open.body.lines().any(|l| l.starts_with("build_info{")
+            && l.contains("service_name=\"exemplars\"")
+            && l.ends_with(" 1")),
+        "{}",
+        open.body
+    );
+    assert!(
+        open.body.lines().any(
+            |l| l.starts_with("function_calls_total{function=\"lookup\"")
+                && l.contains("objective_name=\"lookup\",objective_percentile=\"99.9\"")
+        ),
+        "{}",
+        open.body
+    );
+    assert!(
+        open.body.lines().any(|l| l.starts_with("function_calls_duration_seconds_bucket{function=\"lookup\"")
+            && l.contains("objective_latency_threshold=\"0.25\",objective_name=\"lookup\",objective_percentile=\"99\"")),
+        "{}",
+        open.body
+    );
     let classic = request(addr, "GET", "/metrics").await.unwrap();
     assert!(
         classic
@@ -206,4 +228,36 @@ async fn a_real_prometheus_stores_exemplars_that_lead_to_recorded_spans() {
         "Prometheus stored {} exemplar(s) for http_request_duration_seconds_bucket",
         exemplars.len()
     );
+
+    // The request-rate and error-ratio queries autometrics publishes (its macro writes them
+    // into doc comments; its explorer and editor extension run them) return data.
+    const BUILD_INFO: &str =
+        "* on (instance, job) group_left(version, commit) last_over_time(build_info[1s])";
+    let request_rate = format!(
+        "sum by (function, module, service_name, commit, version) (rate({{__name__=~\"function_calls(_count)?(_total)?\",function=\"lookup\"}}[5m]) {BUILD_INFO})"
+    );
+    let error_ratio = format!(
+        "(sum by (function, module, service_name, commit, version) (rate({{__name__=~\"function_calls(_count)?(_total)?\",function=\"lookup\",result=\"error\"}}[5m]) {BUILD_INFO}))\n/\n({request_rate})"
+    );
+    for (panel, expr) in [
+        ("request rate", &request_rate),
+        ("error ratio", &error_ratio),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let result = loop {
+            let result = prometheus.query(expr).await;
+            if !result.is_empty() {
+                break result;
+            }
+            assert!(Instant::now() < deadline, "{panel}: no data for {expr}");
+            // More calls, so the rate over the scrapes is not empty.
+            let _ = request(addr, "GET", "/orders/1").await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        assert_eq!(
+            result[0]["metric"]["function"], "lookup",
+            "{panel}: {result:?}"
+        );
+        println!("autometrics {panel}: {}", result[0]["value"][1]);
+    }
 }

@@ -90,19 +90,53 @@ fn family(desc: &Desc, kind: MetricType) -> MetricFamily {
     family
 }
 
-fn labelled(entry: &FunctionEntry, result: Option<Outcome>) -> proto::Metric {
-    let pair = |name: &str, value: &str| {
-        let mut pair = proto::LabelPair::default();
-        pair.set_name(name.to_owned());
-        pair.set_value(value.to_owned());
-        pair
+fn pair(name: &str, value: &str) -> proto::LabelPair {
+    let mut pair = proto::LabelPair::default();
+    pair.set_name(name.to_owned());
+    pair.set_value(value.to_owned());
+    pair
+}
+
+/// A share as autometrics' `objective_percentile` spells it: `0.999` is `99.9`.
+fn percentile(share: f64) -> String {
+    format!("{}", (share * 1000.0).round() / 10.0)
+}
+
+/// The objective labels autometrics' SLO rules read, after the others: the success
+/// objective on the call counter, the latency one on the histogram. Named after the
+/// function (`#[counted]` objectives have no name of their own).
+fn objective_labels(entry: &FunctionEntry, labels: &mut Vec<proto::LabelPair>, latency: bool) {
+    let Some(objective) = entry.metrics().and_then(|m| m.objective()) else {
+        return;
     };
+    if latency {
+        if let Some((threshold, share)) = objective.latency() {
+            labels.push(pair("objective_latency_threshold", &format!("{threshold}")));
+            labels.push(pair("objective_name", entry.name()));
+            labels.push(pair("objective_percentile", &percentile(share)));
+        }
+    } else if let Some(share) = objective.success() {
+        labels.push(pair("objective_name", entry.name()));
+        labels.push(pair("objective_percentile", &percentile(share)));
+    }
+}
+
+/// A series of `entry`, with its `result` and, for `objective` (`Some(latency?)`), the
+/// objective labels.
+fn labelled(
+    entry: &FunctionEntry,
+    result: Option<Outcome>,
+    objective: Option<bool>,
+) -> proto::Metric {
     let mut labels = vec![
         pair("function", entry.name()),
         pair("module", entry.module()),
     ];
     if let Some(result) = result {
         labels.push(pair("result", result.as_str()));
+    }
+    if let Some(latency) = objective {
+        objective_labels(entry, &mut labels, latency);
     }
     let mut metric = proto::Metric::default();
     metric.set_label(labels);
@@ -123,7 +157,7 @@ impl Collector for FunctionCollector {
                 continue;
             };
             for outcome in Outcome::ALL {
-                let mut metric = labelled(entry, Some(outcome));
+                let mut metric = labelled(entry, Some(outcome), Some(false));
                 let mut counter = proto::Counter::default();
                 counter.set_value(metrics.calls(outcome) as f64);
                 metric.set_counter(counter);
@@ -145,14 +179,14 @@ impl Collector for FunctionCollector {
                         })
                         .collect(),
                 );
-                let mut metric = labelled(entry, None);
+                let mut metric = labelled(entry, None, Some(true));
                 metric.set_histogram(histogram);
                 duration.mut_metric().push(metric);
             }
             if let Some(value) = metrics.concurrent() {
                 let mut gauge = proto::Gauge::default();
                 gauge.set_value(value as f64);
-                let mut metric = labelled(entry, None);
+                let mut metric = labelled(entry, None, None);
                 metric.set_gauge(gauge);
                 concurrent.mut_metric().push(metric);
             }
