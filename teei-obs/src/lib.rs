@@ -582,6 +582,12 @@ impl Obs {
             .merge(health::health_router(self.health.clone()))
     }
 
+    /// `listener` for `axum::serve`, counting its connections in
+    /// `active_connections{type="http"}` while they are open.
+    pub fn listener<L: axum::serve::Listener>(&self, listener: L) -> http::CountedListener<L> {
+        http::CountedListener::new(listener, self.standard_metrics.active_connections("http"))
+    }
+
     /// The standard metric families: database queries, events, queues, errors.
     pub fn standard_metrics(&self) -> &metrics::StandardMetrics {
         &self.standard_metrics

@@ -95,12 +95,33 @@ pub async fn client(url: &str, name: &str) -> Result<async_nats::Client, BusErro
 pub struct Bus {
     client: async_nats::Client,
     metrics: StandardMetrics,
+    /// Held by every clone: the connection gauge's watcher stops with the last.
+    _alive: std::sync::Arc<()>,
 }
 
 impl Bus {
-    /// The bus on `client`, counting in `metrics`.
+    /// The bus on `client`, counting in `metrics`; `active_connections{type="nats"}` follows
+    /// the client's connection (read twice a second: async-nats reports state changes
+    /// only to a callback set before the client exists).
     pub fn new(client: async_nats::Client, metrics: StandardMetrics) -> Bus {
-        Bus { client, metrics }
+        let open = metrics.active_connections("nats");
+        let watched = client.clone();
+        let alive = std::sync::Arc::new(());
+        let bus_alive = std::sync::Arc::downgrade(&alive);
+        tokio::spawn(async move {
+            // Until the last clone of the bus is dropped.
+            while bus_alive.strong_count() > 0 {
+                let connected =
+                    watched.connection_state() == async_nats::connection::State::Connected;
+                open.set(i64::from(connected));
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        });
+        Bus {
+            client,
+            metrics,
+            _alive: alive,
+        }
     }
 
     /// The NATS client, for [`teei_obs::health::nats`].

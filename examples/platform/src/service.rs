@@ -89,7 +89,7 @@ pub async fn serve(obs: teei_obs::Obs, service: &str, routes: axum::Router) -> R
         "{service} listening on http://127.0.0.1:{port}"
     );
     let app = obs.router().merge(routes.layer(obs.layer()));
-    axum::serve(listener, app)
+    axum::serve(obs.listener(listener), app)
         .with_graceful_shutdown(obs.shutdown_signal())
         .await?;
     obs.shutdown()?;

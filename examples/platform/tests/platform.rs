@@ -58,6 +58,9 @@ async fn health_and_metrics_on_all_seven(platform: &Platform) {
             .await
             .unwrap();
         assert_eq!(metrics.status, 200, "{service} /metrics");
+        // The scrape's own connection is one of those open.
+        let open = teei_obs_tests::sample(&metrics.body, r#"active_connections{type="http"}"#);
+        assert!(open.is_some_and(|n| n >= 1.0), "{service}: {open:?}");
         for family in [
             "process_resident_memory_bytes",
             "tokio_workers",

@@ -29,6 +29,7 @@ pub struct StandardMetrics {
     event_duration: HistogramVec,
     queue_size: IntGaugeVec,
     errors: IntCounterVec,
+    active_connections: IntGaugeVec,
     exemplars: std::sync::Arc<std::sync::Mutex<Exemplars>>,
 }
 
@@ -85,6 +86,13 @@ impl StandardMetrics {
                 Opts::new("errors_total", "Errors by type and component"),
                 &["type", "component"],
             )?,
+            active_connections: IntGaugeVec::new(
+                Opts::new(
+                    "active_connections",
+                    "Connections open, by type (http: accepted by the server; nats: to the bus)",
+                ),
+                &["type"],
+            )?,
             exemplars: Default::default(),
         };
         registry.register(Box::new(metrics.db_queries.clone()))?;
@@ -94,6 +102,9 @@ impl StandardMetrics {
         registry.register(Box::new(metrics.event_duration.clone()))?;
         registry.register(Box::new(metrics.queue_size.clone()))?;
         registry.register(Box::new(metrics.errors.clone()))?;
+        registry.register(Box::new(metrics.active_connections.clone()))?;
+        // The server's connections are there from the start, at 0.
+        metrics.active_connections.with_label_values(&["http"]);
         Ok(metrics)
     }
 
@@ -156,6 +167,12 @@ impl StandardMetrics {
             .collect::<Option<Vec<String>>>()?;
         let table = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
         table.get(&(family, values))?.get(bucket)?.load()
+    }
+
+    /// The gauge of open connections of `kind` (`http`, `nats`, `postgres`…):
+    /// `active_connections{type}`. [`Obs::listener`](crate::Obs::listener) keeps `http`.
+    pub fn active_connections(&self, kind: &str) -> prometheus::IntGauge {
+        self.active_connections.with_label_values(&[kind])
     }
 
     /// An event was published: `events_published_total`.
