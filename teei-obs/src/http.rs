@@ -297,6 +297,21 @@ impl HttpMetrics {
         Ok(metrics)
     }
 
+    /// Zero-valued series of every `http_*` family for `method` and the route template
+    /// `route`: `http_requests_total` with statuses 200 and 500, the duration and size
+    /// histograms.
+    pub(crate) fn declare(&self, method: &str, route: &str) {
+        let method = method
+            .parse::<axum::http::Method>()
+            .map_or("OTHER", |m| method_label(&m).1);
+        for status in ["200", "500"] {
+            self.requests.with_label_values(&[method, route, status]);
+        }
+        self.duration.with_label_values(&[method, route]);
+        self.request_size.with_label_values(&[method, route]);
+        self.response_size.with_label_values(&[method, route]);
+    }
+
     /// The exemplar of `http_request_duration_seconds{method, route}` in bucket `bucket`.
     pub(crate) fn exemplar(
         &self,

@@ -582,6 +582,24 @@ impl Obs {
             .merge(health::health_router(self.health.clone()))
     }
 
+    /// Declares the routes the service's router serves, `(method, route template)`, so each
+    /// `http_*` family has its zero-valued series from the start — dashboards and alerts see
+    /// a route before its first request (`http_requests_total` with statuses 200 and 500).
+    /// axum's `Router` does not list its routes, so the service names them.
+    ///
+    /// ```
+    /// let obs = teei_obs::init(teei_obs::Config::new("profile").install_subscriber(false)).unwrap();
+    /// obs.declare_routes([("GET", "/v1/profile/{id}"), ("PUT", "/v1/profile/{id}")]);
+    /// let text = obs.render_metrics();
+    /// assert!(text.contains(r#"http_request_duration_seconds_count{method="PUT",route="/v1/profile/{id}"} 0"#));
+    /// assert!(text.contains(r#"http_requests_total{method="GET",route="/v1/profile/{id}",status="500"} 0"#));
+    /// ```
+    pub fn declare_routes<'a>(&self, routes: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (method, route) in routes {
+            self.http_metrics.declare(method, route);
+        }
+    }
+
     /// `listener` for `axum::serve`, counting its connections in
     /// `active_connections{type="http"}` while they are open.
     pub fn listener<L: axum::serve::Listener>(&self, listener: L) -> http::CountedListener<L> {

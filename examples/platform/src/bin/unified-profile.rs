@@ -319,5 +319,7 @@ async fn main() -> Result<(), Error> {
     let routes = axum::Router::new()
         .route("/v1/profile/{id}", get(get_profile).put(put_profile))
         .with_state(app);
+    // Its series exist before the first request (axum's router does not list its routes).
+    obs.declare_routes([("GET", "/v1/profile/{id}"), ("PUT", "/v1/profile/{id}")]);
     service::serve(obs, NAME, routes).await
 }
