@@ -3,9 +3,9 @@
 //! dashboard's latency spike to the trace that caused it (OpenMetrics exposition only).
 //!
 //! The hot path pays one thread-local read: the subscriber keeps, per thread, the innermost
-//! entered span that is sampled ([`sampled`]). Only a sampled call stores an exemplar,
-//! into a fixed cell of its bucket, lock-free (a sequence lock whose writer gives up when
-//! another thread is writing the same cell: an exemplar is a sample, not a count).
+//! entered span that is sampled. Only a sampled call stores an exemplar, into a fixed cell
+//! of its bucket, lock-free (a sequence lock whose writer gives up when another thread is
+//! writing the same cell: an exemplar is a sample, not a count).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
