@@ -130,6 +130,91 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for CountedIo<T> {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A body whose size no header says (chunked, streamed): its bytes are counted as they
+    /// flow, and observed in `histogram` at its end — or, cut short, when it is dropped.
+    struct CountedBody<B> {
+        #[pin]
+        inner: B,
+        bytes: u64,
+        histogram: Option<prometheus::Histogram>,
+    }
+
+    impl<B> PinnedDrop for CountedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(histogram) = this.histogram.take() {
+                histogram.observe(*this.bytes as f64);
+            }
+        }
+    }
+}
+
+impl<B> CountedBody<B> {
+    fn new(inner: B, histogram: prometheus::Histogram) -> Self {
+        CountedBody {
+            inner,
+            bytes: 0,
+            histogram: Some(histogram),
+        }
+    }
+}
+
+impl<B: axum::body::HttpBody> axum::body::HttpBody for CountedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use bytes::Buf as _;
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    *this.bytes += data.remaining() as u64;
+                }
+            }
+            std::task::Poll::Ready(None) => {
+                if let Some(histogram) = this.histogram.take() {
+                    histogram.observe(*this.bytes as f64);
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// `body` as axum's body type: counted into `histogram` as it flows when no length is known
+/// for it (and it is not empty); as it is otherwise (no allocation for axum's own bodies).
+fn counted_body<B>(
+    body: B,
+    known: bool,
+    histogram: Option<&prometheus::Histogram>,
+) -> axum::body::Body
+where
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    match histogram {
+        Some(histogram) if !known && !body.is_end_stream() => {
+            axum::body::Body::new(CountedBody::new(body, histogram.clone()))
+        }
+        _ => axum::body::Body::new(body),
+    }
+}
+
 /// What `/metrics` serves: the registry in the classic text format, or in OpenMetrics with
 /// the exemplars of the function and HTTP duration histograms and call counters.
 #[derive(Debug)]
@@ -573,10 +658,16 @@ where
 
 impl<S, B, R> tower_service::Service<axum::http::Request<B>> for TraceService<S>
 where
-    S: tower_service::Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
-    R: axum::body::HttpBody,
+    S: tower_service::Service<
+            axum::http::Request<axum::body::Body>,
+            Response = axum::http::Response<R>,
+        >,
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+    R: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    R::Error: Into<axum::BoxError>,
 {
-    type Response = S::Response;
+    type Response = axum::http::Response<axum::body::Body>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -607,13 +698,19 @@ where
             .cloned();
         let route = matched.as_ref().map_or("unmatched", |path| path.as_str());
         let started = quanta::Instant::now();
+        let request_length = content_length(request.headers());
         let metrics = shared.metrics.as_ref().map(|metrics| {
             let route = metrics.route(method_index, route);
-            if let Some(size) = content_length(request.headers()) {
+            if let Some(size) = request_length {
                 route.request_size.observe(size);
             }
             InFlight::new(route)
         });
+        // A chunked or streamed request body is counted as the handler reads it.
+        let request = {
+            let histogram = metrics.as_ref().map(|InFlight(route)| &route.request_size);
+            request.map(|body| counted_body(body, request_length.is_some(), histogram))
+        };
         // A Sentry hub of its own: this request's breadcrumbs stay with this request.
         #[cfg(feature = "sentry")]
         let hub = (shared.sentry && crate::errors::enabled()).then(|| {
@@ -749,9 +846,10 @@ pin_project_lite::pin_project! {
 impl<F, R, E> std::future::Future for ResponseFuture<F>
 where
     F: std::future::Future<Output = Result<axum::http::Response<R>, E>>,
-    R: axum::body::HttpBody,
+    R: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    R::Error: Into<axum::BoxError>,
 {
-    type Output = F::Output;
+    type Output = Result<axum::http::Response<axum::body::Body>, E>;
 
     fn poll(
         self: std::pin::Pin<&mut Self>,
@@ -764,9 +862,11 @@ where
             let _scope = ThreadContext::enter(this.context);
             run_in(this.hub, || this.inner.poll(cx))
         };
-        let std::task::Poll::Ready(mut result) = polled else {
+        let std::task::Poll::Ready(result) = polled else {
             return std::task::Poll::Pending;
         };
+        // A response whose size is known is observed now; one streamed, as it flows.
+        let mut streamed = None;
         if let Some(InFlight(route)) = &*this.metrics {
             match &result {
                 Ok(response) => {
@@ -785,11 +885,15 @@ where
             if let Ok(response) = &result {
                 let size = content_length(response.headers())
                     .or_else(|| response.body().size_hint().exact().map(|n| n as f64));
-                if let Some(size) = size {
-                    route.response_size.observe(size);
+                match size {
+                    Some(size) => route.response_size.observe(size),
+                    None => streamed = Some(route.response_size.clone()),
                 }
             }
         }
+        let mut result = result.map(|response| {
+            response.map(|body| counted_body(body, streamed.is_none(), streamed.as_ref()))
+        });
         // Out of the in-flight count now, not when the future is dropped.
         this.metrics.take();
         if let Ok(response) = &mut result {

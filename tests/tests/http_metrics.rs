@@ -119,3 +119,73 @@ async fn standard_process_and_runtime_families_are_served() {
         );
     }
 }
+
+/// Bodies no header sizes — a chunked upload, a streamed download — are measured as they
+/// flow; a body with a `Content-Length` is measured by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_and_streamed_bodies_are_measured_as_they_flow() {
+    use teei_obs_tests::sample;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let obs = teei_obs::init(teei_obs::Config::new("uploads").install_subscriber(false)).unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/upload",
+            axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        )
+        .route(
+            "/download",
+            get(|| async {
+                let chunks = ["a".repeat(1000), "b".repeat(1000), "c".repeat(500)];
+                Body::from_stream(futures_stream(chunks))
+            }),
+        )
+        .layer(obs.layer());
+    let addr = teei_obs_tests::serve(app).await;
+
+    // 3 chunks, 2,500 bytes, no Content-Length.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut upload = format!(
+        "POST /upload HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    for chunk in ["x".repeat(1000), "y".repeat(1000), "z".repeat(500)] {
+        upload.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    upload.push_str("0\r\n\r\n");
+    stream.write_all(upload.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.ends_with("2500"), "{answer}");
+
+    let download = teei_obs_tests::request(addr, "GET", "/download")
+        .await
+        .unwrap();
+    assert_eq!(download.body.len(), 2500);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let text = obs.render_metrics();
+        let uploaded = sample(
+            &text,
+            r#"http_request_size_bytes_sum{method="POST",route="/upload"}"#,
+        );
+        let downloaded = sample(
+            &text,
+            r#"http_response_size_bytes_sum{method="GET",route="/download"}"#,
+        );
+        if uploaded == Some(2500.0) && downloaded == Some(2500.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "uploaded {uploaded:?}, downloaded {downloaded:?}\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// `chunks` as a body stream.
+fn futures_stream(
+    chunks: [String; 3],
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::convert::Infallible>> {
+    futures_util::stream::iter(chunks.map(|c| Ok(axum::body::Bytes::from(c))))
+}
