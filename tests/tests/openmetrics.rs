@@ -2,8 +2,9 @@
 //! accepted by `promtool check metrics`; the OpenMetrics one scraped by a real Prometheus
 //! (exemplar storage on) without a scrape error, its stored exemplars leading to spans the
 //! service recorded. (Debian's promtool, 2.42, parses only the classic format: its
-//! `check metrics` refuses any exemplar, so the OpenMetrics text is validated by the
-//! Prometheus parser a scrape runs, and without exemplars by promtool too.)
+//! `check metrics` refuses any exemplar, so the OpenMetrics text is validated whole by the
+//! Prometheus project's OpenMetrics parser in its Python client and by the parser a scrape
+//! runs, and without exemplars by promtool too.)
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -31,6 +32,44 @@ async fn lookup(id: u32) -> Result<u32, String> {
 
 const OPENMETRICS: &str =
     "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3";
+
+/// The Prometheus project's own OpenMetrics parser (its Python client, Debian's
+/// `python3-prometheus-client`) reads `exposition` whole: `# EOF`, exemplars and all.
+fn openmetrics_parser_accepts(exposition: &str) {
+    let mut child = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys\n\
+             from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+             families = list(text_string_to_metric_families(sys.stdin.read()))\n\
+             exemplars = sum(1 for f in families for s in f.samples if s.exemplar)\n\
+             print(len(families), exemplars)",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3: install Debian's python3-prometheus-client (scripts/test does)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the OpenMetrics parser refused the exposition: {}\n{exposition}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    let exemplars: usize = said
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(exemplars > 0, "the parser read no exemplar: {said}");
+}
 
 fn promtool_accepts(exposition: &str) {
     let mut child = Command::new("promtool")
@@ -162,6 +201,7 @@ async fn a_real_prometheus_stores_exemplars_that_lead_to_recorded_spans() {
     );
     assert!(!classic.body.contains("# EOF"));
     promtool_accepts(&classic.body);
+    openmetrics_parser_accepts(&open.body);
     // The OpenMetrics text less its exemplars and `# EOF` is classic-format text.
     let plain: String = open
         .body
