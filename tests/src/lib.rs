@@ -185,3 +185,40 @@ pub fn rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// What a program said, run with `input` on its standard input.
+#[derive(Debug)]
+pub struct Ran {
+    /// Whether it exited 0.
+    pub success: bool,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+/// Runs `program args…` with `input` on its standard input (promtool, a parser); panics
+/// naming `install` when the program is missing.
+pub fn run_with_input(program: &str, args: &[&str], input: &str, install: &str) -> Ran {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}: {install}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write to the program");
+    let output = child.wait_with_output().expect("the program's output");
+    Ran {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}

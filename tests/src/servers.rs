@@ -219,7 +219,8 @@ impl Drop for Nats {
 pub struct Prometheus {
     /// Where its API listens.
     pub addr: SocketAddr,
-    dir: PathBuf,
+    /// Its directory, removed on drop when it made it.
+    dir: Option<PathBuf>,
     child: Child,
 }
 
@@ -227,14 +228,22 @@ impl Prometheus {
     /// Starts Prometheus with `config` (a `prometheus.yml`) and `flags` (e.g.
     /// `--enable-feature=exemplar-storage`); waits until it is ready.
     pub async fn start(config: &str, flags: &[&str]) -> Prometheus {
-        let addr = crate::otlp::free_port();
         let dir = std::env::temp_dir().join(format!(
             "teei-obs-prometheus-{}-{}",
             std::process::id(),
-            addr.port()
+            crate::otlp::free_port().port()
         ));
         std::fs::create_dir_all(&dir).expect("Prometheus directory");
         std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus.yml");
+        let mut prometheus = Prometheus::start_in(&dir, flags).await;
+        prometheus.dir = Some(dir);
+        prometheus
+    }
+
+    /// Starts Prometheus on `dir/prometheus.yml` (rule files relative to it), its data in
+    /// `dir/data`; the directory stays the caller's.
+    pub async fn start_in(dir: &std::path::Path, flags: &[&str]) -> Prometheus {
+        let addr = crate::otlp::free_port();
         let child = Command::new("prometheus")
             .arg(format!(
                 "--config.file={}",
@@ -250,7 +259,11 @@ impl Prometheus {
             .stderr(Stdio::null())
             .spawn()
             .expect("prometheus: install Debian's prometheus (scripts/test does)");
-        let prometheus = Prometheus { addr, dir, child };
+        let prometheus = Prometheus {
+            addr,
+            dir: None,
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Ok(ready) = crate::request(addr, "GET", "/-/ready").await
@@ -272,11 +285,15 @@ impl Prometheus {
             .unwrap_or_else(|e| panic!("{path}: {e}: {}", response.body))
     }
 
+    /// An instant query's whole answer.
+    pub async fn answer(&self, expr: &str) -> serde_json::Value {
+        self.api(&format!("/api/v1/query?query={}", percent_encode(expr)))
+            .await
+    }
+
     /// An instant query's `data.result`.
     pub async fn query(&self, expr: &str) -> Vec<serde_json::Value> {
-        let answer = self
-            .api(&format!("/api/v1/query?query={}", percent_encode(expr)))
-            .await;
+        let answer = self.answer(expr).await;
         answer["data"]["result"]
             .as_array()
             .cloned()
@@ -288,7 +305,9 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

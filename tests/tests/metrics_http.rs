@@ -1,8 +1,6 @@
 //! `GET /metrics` over a real loopback socket: every series exists at 0 before any call,
 //! exact numbers after known calls, and the exposition passes the real `promtool`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use teei_obs::counted;
@@ -138,29 +136,14 @@ fn promtool_check(text: &str) {
         text.contains("# TYPE function_calls_total counter"),
         "{text}"
     );
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool on PATH: the README test command installs Debian's `prometheus`");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let findings = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let output = teei_obs_tests::run_with_input(
+        "promtool",
+        &["check", "metrics"],
+        text,
+        "the README test command installs Debian's `prometheus`",
     );
-    assert!(
-        output.status.success(),
-        "promtool failed: {findings}\n---\n{text}"
-    );
+    let findings = format!("{}{}", output.stdout, output.stderr);
+    assert!(output.success, "promtool failed: {findings}\n---\n{text}");
     assert_eq!(
         findings.trim(),
         "",

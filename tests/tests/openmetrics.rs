@@ -6,15 +6,13 @@
 //! Prometheus project's OpenMetrics parser in its Python client and by the parser a scrape
 //! runs, and without exemplars by promtool too.)
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use teei_obs::trace::Sampler;
 use teei_obs::{counted, traced};
 use teei_obs_tests::servers::{Prometheus, percent_encode};
-use teei_obs_tests::{request, request_with_headers, serve};
+use teei_obs_tests::{request, request_with_headers, run_with_input, serve};
 
 /// The service's standard families, for the handler's database query.
 static STANDARD: std::sync::OnceLock<teei_obs::metrics::StandardMetrics> =
@@ -36,61 +34,42 @@ const OPENMETRICS: &str =
 /// The Prometheus project's own OpenMetrics parser (its Python client, Debian's
 /// `python3-prometheus-client`) reads `exposition` whole: `# EOF`, exemplars and all.
 fn openmetrics_parser_accepts(exposition: &str) {
-    let mut child = Command::new("/usr/bin/python3")
-        .args([
-            "-c",
-            "import sys\n\
-             from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
-             families = list(text_string_to_metric_families(sys.stdin.read()))\n\
-             exemplars = sum(1 for f in families for s in f.samples if s.exemplar)\n\
-             print(len(families), exemplars)",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3: install Debian's python3-prometheus-client (scripts/test does)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the OpenMetrics parser refused the exposition: {}\n{exposition}",
-        String::from_utf8_lossy(&output.stderr)
+    let script = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        families = list(text_string_to_metric_families(sys.stdin.read()))\n\
+        print(len(families), sum(1 for f in families for s in f.samples if s.exemplar))";
+    let output = run_with_input(
+        "/usr/bin/python3",
+        &["-c", script],
+        exposition,
+        "install Debian's python3-prometheus-client (scripts/test does)",
     );
-    let said = String::from_utf8_lossy(&output.stdout);
-    let exemplars: usize = said
+    assert!(
+        output.success,
+        "the OpenMetrics parser refused the exposition: {}\n{exposition}",
+        output.stderr
+    );
+    let exemplars: usize = output
+        .stdout
         .split_whitespace()
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert!(exemplars > 0, "the parser read no exemplar: {said}");
+    assert!(
+        exemplars > 0,
+        "the parser read no exemplar: {}",
+        output.stdout
+    );
 }
 
 fn promtool_accepts(exposition: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool: install Debian's prometheus (scripts/test does)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let output = run_with_input(
+        "promtool",
+        &["check", "metrics"],
+        exposition,
+        "install Debian's prometheus (scripts/test does)",
     );
+    let said = format!("{}{}", output.stdout, output.stderr);
     // Lint findings (naming advice) are fine; a parse error is not.
     assert!(
         !said.contains("error while linting") && !said.contains("text format parsing error"),

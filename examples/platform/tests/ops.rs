@@ -8,10 +8,11 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Platform, SERVICES, json};
+use teei_obs_tests::servers::Prometheus;
 
 fn committed() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/generated/platform")
@@ -564,49 +565,6 @@ fn every_alert_fires_on_its_synthetic_series_and_only_then() {
     assert!(tested >= SERVICES.len() * 12, "{tested} alerts tested");
 }
 
-/// A Prometheus server on a free loopback port, killed on drop.
-struct Prometheus {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-async fn api(client: &reqwest::Client, prometheus: &Prometheus, path: &str) -> serde_json::Value {
-    let response = client
-        .get(format!("http://{}{path}", prometheus.addr))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    json(&response.text().await.unwrap())
-}
-
-async fn query(client: &reqwest::Client, prometheus: &Prometheus, expr: &str) -> serde_json::Value {
-    api(
-        client,
-        prometheus,
-        &format!("/api/v1/query?query={}", percent_encode(expr)),
-    )
-    .await
-}
-
 /// Every `metric{labels}` selector of an expression.
 fn selectors(expr: &str) -> Vec<String> {
     let bytes = expr.as_bytes();
@@ -634,36 +592,11 @@ async fn a_real_prometheus_scrapes_the_platform_and_evaluates_every_expression()
         .replace("scrape_interval: 15s", "scrape_interval: 1s")
         .replace("evaluation_interval: 15s", "evaluation_interval: 1s");
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let addr = teei_obs_tests::otlp::free_port();
-    let child = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus: install Debian's prometheus (scripts/test does)");
-    let prometheus = Prometheus { child, addr };
+    let prometheus = Prometheus::start_in(&dir, &[]).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let ready = client.get(format!("http://{addr}/-/ready")).send().await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "Prometheus not ready in 15 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     // Traffic, so the HTTP, database and event families have series.
     let gateway = platform.addr("api-gateway");
@@ -694,7 +627,7 @@ async fn a_real_prometheus_scrapes_the_platform_and_evaluates_every_expression()
     // Every target up (Prometheus 2.42 reports a new target after several seconds).
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let up = query(&client, &prometheus, "up == 1").await;
+        let up = prometheus.answer("up == 1").await;
         let count = up["data"]["result"].as_array().map_or(0, Vec::len);
         if count == SERVICES.len() {
             break;
@@ -711,7 +644,7 @@ async fn a_real_prometheus_scrapes_the_platform_and_evaluates_every_expression()
     // The rules: every group loaded, every rule evaluated without error.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let rules = api(&client, &prometheus, "/api/v1/rules").await;
+        let rules = prometheus.api("/api/v1/rules").await;
         let groups = rules["data"]["groups"]
             .as_array()
             .cloned()
@@ -737,7 +670,7 @@ async fn a_real_prometheus_scrapes_the_platform_and_evaluates_every_expression()
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // Nothing fires on a healthy platform.
-    let alerts = api(&client, &prometheus, "/api/v1/alerts").await;
+    let alerts = prometheus.api("/api/v1/alerts").await;
     let firing: Vec<&serde_json::Value> = alerts["data"]["alerts"]
         .as_array()
         .unwrap()
@@ -769,12 +702,12 @@ async fn a_real_prometheus_scrapes_the_platform_and_evaluates_every_expression()
         .map(|r| r.expr)
         .collect();
     for (expr, at) in &exprs {
-        let answer = query(&client, &prometheus, expr).await;
+        let answer = prometheus.answer(expr).await;
         assert_eq!(answer["status"], "success", "{at}: {expr}: {answer}");
         evaluated += 1;
         let mut present = true;
         for selector in selectors(expr) {
-            let count = query(&client, &prometheus, &format!("count({selector})")).await;
+            let count = prometheus.answer(&format!("count({selector})")).await;
             present &= count["data"]["result"]
                 .as_array()
                 .is_some_and(|r| !r.is_empty());
@@ -789,7 +722,7 @@ async fn a_real_prometheus_scrapes_the_platform_and_evaluates_every_expression()
         }
     }
     for expr in &rule_exprs {
-        let answer = query(&client, &prometheus, expr).await;
+        let answer = prometheus.answer(expr).await;
         assert_eq!(answer["status"], "success", "rule {expr}: {answer}");
         evaluated += 1;
     }
