@@ -127,22 +127,13 @@ pub(crate) fn encode(families: &[MetricFamily], exemplars: Exemplars<'_>) -> Str
                         }
                         out.push('\n');
                     }
-                    sample(
+                    count_and_sum(
                         &mut out,
-                        &format!("{name}_count"),
+                        name,
                         labels,
-                        None,
-                        histogram.get_sample_count() as f64,
-                    );
-                    out.push('\n');
-                    sample(
-                        &mut out,
-                        &format!("{name}_sum"),
-                        labels,
-                        None,
+                        histogram.get_sample_count(),
                         histogram.get_sample_sum(),
                     );
-                    out.push('\n');
                 }
                 MetricType::SUMMARY => {
                     let summary = metric.get_summary();
@@ -157,22 +148,13 @@ pub(crate) fn encode(families: &[MetricFamily], exemplars: Exemplars<'_>) -> Str
                         );
                         out.push('\n');
                     }
-                    sample(
+                    count_and_sum(
                         &mut out,
-                        &format!("{name}_count"),
+                        name,
                         labels,
-                        None,
-                        summary.sample_count() as f64,
-                    );
-                    out.push('\n');
-                    sample(
-                        &mut out,
-                        &format!("{name}_sum"),
-                        labels,
-                        None,
+                        summary.sample_count(),
                         summary.sample_sum(),
                     );
-                    out.push('\n');
                 }
             }
         }
@@ -208,6 +190,14 @@ fn sample(
     }
     out.push(' ');
     out.push_str(&number(value));
+}
+
+/// The `_count` and `_sum` lines of a histogram or summary.
+fn count_and_sum(out: &mut String, name: &str, labels: &[LabelPair], count: u64, sum: f64) {
+    sample(out, &format!("{name}_count"), labels, None, count as f64);
+    out.push('\n');
+    sample(out, &format!("{name}_sum"), labels, None, sum);
+    out.push('\n');
 }
 
 fn write_exemplar(out: &mut String, exemplar: &Exemplar) {
