@@ -158,6 +158,14 @@ impl PlainFilter {
     }
 }
 
+/// The bit of a span ID that marks a sampled span (slab keys never reach it).
+const SAMPLED_BIT: u64 = 1 << 62;
+
+/// The slab key of a span ID.
+fn slab_key(id: &Id) -> u64 {
+    (id.into_u64() & !SAMPLED_BIT) - 1
+}
+
 /// The fast form: a slab of spans, two plain filters.
 struct Fast {
     core: Core,
@@ -174,7 +182,7 @@ struct Fast {
 
 impl Fast {
     fn slot(&self, id: &Id) -> Option<sharded_slab::Entry<'_, Slot>> {
-        usize::try_from(id.into_u64() - 1)
+        usize::try_from(slab_key(id))
             .ok()
             .and_then(|key| self.spans.get(key))
     }
@@ -235,8 +243,10 @@ impl Fast {
             traced,
             state,
         };
+        // A sampled span says so in its ID: entering an unsampled one looks nothing up.
+        let sampled = if slot.state.is_some() { SAMPLED_BIT } else { 0 };
         match self.spans.insert(slot) {
-            Some(key) => Id::from_u64(key as u64 + 1),
+            Some(key) => Id::from_u64((key as u64 + 1) | sampled),
             // The slab is full (billions of live spans): this span is not stored.
             None => Id::from_u64(u64::MAX),
         }
@@ -360,9 +370,10 @@ impl Fast {
             if let Some(position) = stack.iter().rposition(|entered| entered == span) {
                 stack.remove(position);
             }
-            // Leaving the sampled span: the next sampled one out takes over. Nothing to
-            // do, and no lookup, on a thread in no sampled span.
-            if let Some(current) = crate::metrics::exemplar::sampled()
+            // Leaving a sampled span: the next sampled one out takes over. An unsampled
+            // span (its ID says so) costs a bit test, nothing more.
+            if span.into_u64() & SAMPLED_BIT != 0
+                && let Some(current) = crate::metrics::exemplar::sampled()
                 && self.sampled_ids(span) == Some(current)
             {
                 let next = stack.iter().rev().find_map(|id| self.sampled_ids(id));
@@ -373,6 +384,9 @@ impl Fast {
 
     /// The trace and span IDs of `span` if it is sampled (recording).
     fn sampled_ids(&self, span: &Id) -> Option<(u128, u64)> {
+        if span.into_u64() & SAMPLED_BIT == 0 {
+            return None;
+        }
         let slot = self.slot(span)?;
         let header = slot.header.as_ref().filter(|_| slot.state.is_some())?;
         Some((header.trace_id, header.span_id))
@@ -393,7 +407,7 @@ impl Fast {
             return false;
         }
         drop(slot);
-        let Some(slot) = usize::try_from(id.into_u64() - 1)
+        let Some(slot) = usize::try_from(slab_key(&id))
             .ok()
             .and_then(|key| self.spans.take(key))
         else {
