@@ -91,7 +91,7 @@ impl TeeiSubscriber {
             log_filter: PlainFilter::new(log_filter),
             traces_filter: PlainFilter::new(traces_filter),
             max_level,
-            spans: sharded_slab::Slab::new(),
+            spans: sharded_slab::Slab::new_with_config::<SlabConfig>(),
             stacks: ThreadLocal::new(),
             #[cfg(feature = "sentry")]
             sentry_capture: None,
@@ -158,8 +158,16 @@ impl PlainFilter {
     }
 }
 
-/// The bit of a span ID that marks a sampled span (slab keys never reach it).
-const SAMPLED_BIT: u64 = 1 << 62;
+/// The bit of a span ID that marks a sampled span: the slab's one reserved bit, which its
+/// keys never use (its generation counter takes the high bits otherwise).
+const SAMPLED_BIT: u64 = 1 << 63;
+
+/// The slab's layout: the default, with the top bit of every key left to us.
+struct SlabConfig;
+
+impl sharded_slab::Config for SlabConfig {
+    const RESERVED_BITS: usize = 1;
+}
 
 /// The slab key of a span ID.
 fn slab_key(id: &Id) -> u64 {
@@ -173,7 +181,7 @@ struct Fast {
     log_filter: PlainFilter,
     traces_filter: PlainFilter,
     max_level: LevelFilter,
-    spans: sharded_slab::Slab<Slot>,
+    spans: sharded_slab::Slab<Slot, SlabConfig>,
     stacks: ThreadLocal<RefCell<Vec<Id>>>,
     /// Where Sentry events go instead of the SDK, in a test capture.
     #[cfg(feature = "sentry")]
@@ -181,7 +189,7 @@ struct Fast {
 }
 
 impl Fast {
-    fn slot(&self, id: &Id) -> Option<sharded_slab::Entry<'_, Slot>> {
+    fn slot(&self, id: &Id) -> Option<sharded_slab::Entry<'_, Slot, SlabConfig>> {
         usize::try_from(slab_key(id))
             .ok()
             .and_then(|key| self.spans.get(key))
