@@ -403,12 +403,7 @@ impl HttpMetrics {
         labels: &[prometheus::proto::LabelPair],
         bucket: usize,
     ) -> Option<crate::metrics::exemplar::Exemplar> {
-        let label = |name: &str| {
-            labels
-                .iter()
-                .find(|pair| pair.name() == name)
-                .map(|pair| pair.value())
-        };
+        let label = |name| crate::metrics::exemplar::label(labels, name);
         let (method, route) = (label("method")?, label("route")?);
         let table = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
         let (_, cells) = table

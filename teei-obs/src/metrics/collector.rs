@@ -57,12 +57,7 @@ impl FunctionCollector {
         labels: &[proto::LabelPair],
         bucket: Option<usize>,
     ) -> Option<super::exemplar::Exemplar> {
-        let label = |name: &str| {
-            labels
-                .iter()
-                .find(|pair| pair.name() == name)
-                .map(|pair| pair.value())
-        };
+        let label = |name| super::exemplar::label(labels, name);
         let (function, module) = (label("function")?, label("module")?);
         // A function both counted and traced has two entries; the counted one has metrics.
         let metrics = self

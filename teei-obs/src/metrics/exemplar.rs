@@ -121,6 +121,15 @@ impl ExemplarCell {
     }
 }
 
+/// The value of label `name` among a sample's `labels`: how the exposition's exemplar
+/// lookups find their series.
+pub(crate) fn label<'a>(labels: &'a [prometheus::proto::LabelPair], name: &str) -> Option<&'a str> {
+    labels
+        .iter()
+        .find(|pair| pair.name() == name)
+        .map(|pair| pair.value())
+}
+
 /// The bucket a value falls in among `bounds` (upper bounds, ascending): its index, or
 /// `bounds.len()` for `+Inf`.
 pub(crate) fn bucket_of(bounds: &[f64], value: f64) -> usize {

@@ -60,37 +60,22 @@ pub(crate) fn encode(families: &[MetricFamily], exemplars: Exemplars<'_>) -> Str
         for metric in family.get_metric() {
             let labels = metric.get_label();
             match family.get_field_type() {
-                MetricType::COUNTER if kind == "counter" => {
-                    sample(
-                        &mut out,
-                        name,
-                        labels,
-                        None,
-                        metric.get_counter().get_value(),
-                    );
-                    if let Some(exemplar) = exemplars(name, labels, None) {
+                single @ (MetricType::COUNTER | MetricType::GAUGE | MetricType::UNTYPED) => {
+                    let value = match single {
+                        MetricType::COUNTER => metric.get_counter().get_value(),
+                        MetricType::GAUGE => metric.get_gauge().get_value(),
+                        // The protobuf type the crate reads untyped values into.
+                        #[allow(deprecated)]
+                        _ => metric.get_untyped().get_value(),
+                    };
+                    sample(&mut out, name, labels, None, value);
+                    // Only a counter named by the convention carries an exemplar.
+                    if single == MetricType::COUNTER
+                        && base != name
+                        && let Some(exemplar) = exemplars(name, labels, None)
+                    {
                         write_exemplar(&mut out, &exemplar);
                     }
-                    out.push('\n');
-                }
-                MetricType::COUNTER => {
-                    sample(
-                        &mut out,
-                        name,
-                        labels,
-                        None,
-                        metric.get_counter().get_value(),
-                    );
-                    out.push('\n');
-                }
-                MetricType::GAUGE => {
-                    sample(&mut out, name, labels, None, metric.get_gauge().get_value());
-                    out.push('\n');
-                }
-                MetricType::UNTYPED => {
-                    #[allow(deprecated)] // The protobuf type the crate reads untyped values into.
-                    let value = metric.get_untyped().get_value();
-                    sample(&mut out, name, labels, None, value);
                     out.push('\n');
                 }
                 MetricType::HISTOGRAM => {

@@ -158,12 +158,7 @@ impl StandardMetrics {
         };
         let values = names
             .iter()
-            .map(|name| {
-                labels
-                    .iter()
-                    .find(|pair| pair.name() == *name)
-                    .map(|pair| pair.value().to_owned())
-            })
+            .map(|name| super::exemplar::label(labels, name).map(str::to_owned))
             .collect::<Option<Vec<String>>>()?;
         let table = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
         table.get(&(family, values))?.get(bucket)?.load()
