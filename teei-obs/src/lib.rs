@@ -59,6 +59,9 @@
 
 pub mod client;
 pub mod config;
+#[cfg(feature = "console")]
+#[cfg_attr(docsrs, doc(cfg(feature = "console")))]
+pub mod console;
 #[cfg(feature = "sentry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
 pub mod errors;
@@ -178,6 +181,8 @@ pub struct Obs {
     http_metrics: Arc<http::HttpMetrics>,
     standard_metrics: metrics::StandardMetrics,
     exposition: Arc<http::Exposition>,
+    #[cfg(feature = "console")]
+    console: Option<console::Console>,
 }
 
 /// An error and its `source()` chain as one text, `outer: cause: root cause` (reqwest's
@@ -266,6 +271,17 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
             config.redactor.clone(),
         );
     }
+    #[cfg(feature = "console")]
+    let console = config.console_enabled().then(|| {
+        let console = console::Console::new(
+            &config.service_name,
+            config.redactor.clone(),
+            config.console_limits,
+        );
+        let tap = console.clone();
+        pipeline.set_tap(Box::new(move |spans| tap.record_spans(spans)));
+        console
+    });
     let logs = log::LogOutput {
         format: config.effective_log_format(),
         service: config.service_name.clone(),
@@ -277,6 +293,8 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         } else {
             log::LogSink::Stderr
         },
+        #[cfg(feature = "console")]
+        console: console.clone(),
     };
     let subscriber_installed = config.install_subscriber
         && tracing::subscriber::set_global_default(make_subscriber(
@@ -334,6 +352,8 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         exposition,
         http_metrics,
         standard_metrics,
+        #[cfg(feature = "console")]
+        console,
     })
 }
 
@@ -576,10 +596,26 @@ impl Obs {
     /// `/health/readiness`, `/health/startup`.
     pub fn router(&self) -> axum::Router {
         self.health.start();
-        self.exposition
+        let router = self
+            .exposition
             .clone()
             .router()
-            .merge(health::health_router(self.health.clone()))
+            .merge(health::health_router(self.health.clone()));
+        #[cfg(feature = "console")]
+        if let Some(console) = &self.console {
+            return router.merge(console::service_router(
+                console.clone(),
+                self.health.clone(),
+            ));
+        }
+        router
+    }
+
+    /// The embedded console, when it is on ([`Config::console_enabled`]).
+    #[cfg(feature = "console")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "console")))]
+    pub fn console(&self) -> Option<&console::Console> {
+        self.console.as_ref()
     }
 
     /// Declares the routes the service's router serves, `(method, route template)`, so each

@@ -52,6 +52,9 @@ pub(crate) struct LogOutput {
     pub(crate) version: String,
     pub(crate) redactor: Redactor,
     pub(crate) sink: LogSink,
+    /// The console's log ring, when the console is on.
+    #[cfg(feature = "console")]
+    pub(crate) console: Option<crate::console::Console>,
 }
 
 impl LogOutput {
@@ -67,6 +70,17 @@ impl LogOutput {
     /// Writes one line for `event`, in the trace (`trace_id`, `span_id`) it happened in.
     pub(crate) fn write(&self, event: &Prepared, trace_id: Option<u128>, span_id: Option<u64>) {
         let ids = crate::trace::request_ids();
+        #[cfg(feature = "console")]
+        if let Some(console) = &self.console {
+            console.record_log(
+                event,
+                crate::console::LogIds {
+                    trace_id,
+                    span_id,
+                    correlation_id: ids.0.as_deref(),
+                },
+            );
+        }
         let now = crate::time::rfc3339(std::time::SystemTime::now());
         let line = match self.format {
             LogFormat::Json => {

@@ -48,6 +48,8 @@ pub fn capture() -> Capture {
         version: String::new(),
         redactor,
         sink: crate::log::LogSink::Memory(lines.clone()),
+        #[cfg(feature = "console")]
+        console: None,
     };
     let everything: tracing_subscriber::filter::Targets =
         "trace".parse().expect("`trace` is a valid directive");

@@ -28,6 +28,14 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// `time` in whole milliseconds since the Unix epoch (0 before it).
+pub(crate) fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

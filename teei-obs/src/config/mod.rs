@@ -201,8 +201,26 @@ pub struct Config {
     pub(crate) log_format: Option<crate::log::LogFormat>,
     pub(crate) redactor: crate::redact::Redactor,
     pub(crate) capture_logs: bool,
+    /// `None`: on outside `production`.
+    pub(crate) console: Option<bool>,
+    pub(crate) console_limits: ConsoleLimits,
     #[cfg(feature = "sentry")]
     pub(crate) sentry: Option<crate::errors::SentrySettings>,
+}
+
+#[cfg(feature = "console")]
+pub use crate::console::ConsoleLimits;
+
+/// How much the console keeps (without the `console` feature, kept for the builder).
+#[cfg(not(feature = "console"))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleLimits {
+    /// Traces kept.
+    pub traces: usize,
+    /// Spans kept of one trace.
+    pub spans_per_trace: usize,
+    /// Log lines kept.
+    pub logs: usize,
 }
 
 /// The propagators in force when `OTEL_PROPAGATORS` is not set.
@@ -244,6 +262,8 @@ impl Config {
             log_format: None,
             redactor: crate::redact::Redactor::default(),
             capture_logs: false,
+            console: None,
+            console_limits: ConsoleLimits::default(),
             #[cfg(feature = "sentry")]
             sentry: None,
         }
@@ -336,6 +356,22 @@ impl Config {
         }
         if let Some(batch) = env.count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
             config.max_batch = batch;
+        }
+        if let Some(on) = env.boolean("TEEI_OBS_CONSOLE")? {
+            config.console = Some(on);
+        }
+        let limits = &mut config.console_limits;
+        for (name, limit) in [
+            ("TEEI_OBS_CONSOLE_TRACES", &mut limits.traces),
+            (
+                "TEEI_OBS_CONSOLE_SPANS_PER_TRACE",
+                &mut limits.spans_per_trace,
+            ),
+            ("TEEI_OBS_CONSOLE_LOGS", &mut limits.logs),
+        ] {
+            if let Some(value) = env.count(name)? {
+                *limit = value;
+            }
         }
         if let Some(filter) = env.var("RUST_LOG") {
             config.log_filter = filter;
@@ -587,6 +623,30 @@ impl Config {
     {
         self.redactor = crate::redact::Redactor::with_keys(keys);
         self
+    }
+
+    /// Switches the embedded console ([`console`](crate::console), mounted at `/obs` by
+    /// [`Obs::router`](crate::Obs::router)) on or off, whatever the environment
+    /// (`TEEI_OBS_CONSOLE`); by default it is on outside `production`.
+    pub fn console(mut self, on: bool) -> Self {
+        self.console = Some(on);
+        self
+    }
+
+    /// How much the console keeps in memory (`TEEI_OBS_CONSOLE_TRACES`,
+    /// `TEEI_OBS_CONSOLE_SPANS_PER_TRACE`, `TEEI_OBS_CONSOLE_LOGS`).
+    pub fn console_limits(mut self, limits: ConsoleLimits) -> Self {
+        self.console_limits = limits;
+        self
+    }
+
+    /// Whether `init` starts the console: [`Config::console`] or `TEEI_OBS_CONSOLE` if
+    /// set, else on outside `production` (always off without the `console` feature).
+    pub fn console_enabled(&self) -> bool {
+        cfg!(feature = "console")
+            && self
+                .console
+                .unwrap_or_else(|| self.environment != "production")
     }
 
     /// Keeps log lines in memory ([`Obs::recent_logs`](crate::Obs::recent_logs)) instead of

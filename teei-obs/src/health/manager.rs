@@ -1,5 +1,6 @@
 //! Runs the checks in the background and answers the probes from their cached results.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -97,6 +98,32 @@ struct Latest {
     latency: Duration,
     failures: u32,
     successes: u32,
+    history: VecDeque<Run>,
+}
+
+/// How many runs of each check [`HealthManager::histories`] keeps.
+pub const HISTORY_LEN: usize = 30;
+
+/// One finished run of a check, as [`HealthManager::histories`] lists it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Run {
+    /// When it finished, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Whether the check itself passed (before damping).
+    pub passed: bool,
+    /// How long it took, in milliseconds.
+    pub latency_ms: f64,
+}
+
+/// A check's recent runs, oldest first.
+#[derive(Clone, Debug)]
+pub struct CheckHistory {
+    /// The check's name.
+    pub name: &'static str,
+    /// Its kind (`db`, `http`, …).
+    pub kind: &'static str,
+    /// Its last [`HISTORY_LEN`] runs, oldest first.
+    pub runs: Vec<Run>,
 }
 
 #[derive(Debug)]
@@ -262,6 +289,25 @@ impl HealthManager {
             .map(|runner| runner.runs.load(Ordering::SeqCst))
     }
 
+    /// Every check's last runs (at most [`HISTORY_LEN`] each), in registration order.
+    pub fn histories(&self) -> Vec<CheckHistory> {
+        self.runners
+            .iter()
+            .map(|runner| CheckHistory {
+                name: runner.entry.name(),
+                kind: runner.entry.kind().as_str(),
+                runs: runner
+                    .latest
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .history
+                    .iter()
+                    .cloned()
+                    .collect(),
+            })
+            .collect()
+    }
+
     async fn run_once(&self, runner: &Runner) {
         let entry = runner.entry;
         let started = Instant::now();
@@ -324,6 +370,14 @@ impl HealthManager {
         latest.degraded = degraded;
         latest.message = message;
         latest.latency = latency;
+        if latest.history.len() == HISTORY_LEN {
+            latest.history.pop_front();
+        }
+        latest.history.push_back(Run {
+            at_ms: crate::time::unix_millis(SystemTime::now()),
+            passed,
+            latency_ms: latency.as_secs_f64() * 1000.0,
+        });
         if before != Some(now_passing) {
             if now_passing {
                 tracing::info!(

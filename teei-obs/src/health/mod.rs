@@ -31,7 +31,10 @@ pub use checks::nats;
 pub use checks::{http_get, postgres_select_1};
 #[cfg(feature = "postgres")]
 pub use checks::{postgres_client, postgres_pool};
-pub use manager::{CheckReport, Damping, HealthManager, HealthReport, MissingState, Status};
+pub use manager::{
+    CheckHistory, CheckReport, Damping, HISTORY_LEN, HealthManager, HealthReport, MissingState,
+    Run, Status,
+};
 pub(crate) use routes::health_router;
 
 use crate::registry::Location;

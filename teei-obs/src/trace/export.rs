@@ -7,8 +7,8 @@
 //! runtime nor deadlocks a current-thread runtime at shutdown.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::Resource;
@@ -91,10 +91,14 @@ enum Sink {
     Off,
 }
 
+/// Something that sees every span the pipeline exports or keeps (the console), set once.
+pub(crate) type SpanTap = Arc<OnceLock<Box<dyn Fn(&[SpanData]) + Send + Sync>>>;
+
 /// The export pipeline the layer hands spans to.
 pub(crate) struct Pipeline {
     sink: Sink,
     metrics: PipelineMetrics,
+    tap: SpanTap,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -127,6 +131,7 @@ impl Pipeline {
                 capacity,
             ),
             metrics,
+            tap: SpanTap::default(),
         }
     }
 
@@ -134,6 +139,7 @@ impl Pipeline {
         Pipeline {
             sink: Sink::Console,
             metrics,
+            tap: SpanTap::default(),
         }
     }
 
@@ -141,6 +147,7 @@ impl Pipeline {
         Pipeline {
             sink: Sink::Off,
             metrics,
+            tap: SpanTap::default(),
         }
     }
 
@@ -160,6 +167,8 @@ impl Pipeline {
         let (control, control_rx) = mpsc::channel();
         let (ready, ready_rx) = mpsc::channel();
         let thread_metrics = metrics.clone();
+        let tap = SpanTap::default();
+        let thread_tap = tap.clone();
         std::thread::Builder::new()
             .name("teei-obs-export".into())
             .spawn(move || {
@@ -190,6 +199,7 @@ impl Pipeline {
                             &control_rx,
                             settings,
                             &thread_metrics,
+                            &thread_tap,
                         );
                         let _ = exporter.shutdown_with_timeout(settings.export_timeout);
                     }
@@ -208,6 +218,7 @@ impl Pipeline {
                 control: Mutex::new(control),
             },
             metrics,
+            tap,
         })
     }
 
@@ -220,6 +231,9 @@ impl Pipeline {
                 Err(TrySendError::Disconnected(_)) => self.metrics.drop_spans("shutdown", 1),
             },
             Sink::Memory(buffer, capacity) => {
+                if let Some(tap) = self.tap.get() {
+                    tap(std::slice::from_ref(&span));
+                }
                 let mut buffer = buffer.lock().unwrap_or_else(|e| e.into_inner());
                 if buffer.len() == *capacity {
                     buffer.pop_front();
@@ -249,6 +263,12 @@ impl Pipeline {
             }
             Sink::Off => {}
         }
+    }
+
+    /// Shows `tap` every span from now on: on the export thread for a collector, as each
+    /// span arrives for the in-memory sink. A second tap is ignored.
+    pub(crate) fn set_tap(&self, tap: Box<dyn Fn(&[SpanData]) + Send + Sync>) {
+        let _ = self.tap.set(tap);
     }
 
     /// The spans the embedded sink holds, oldest first (empty for other sinks).
@@ -304,6 +324,7 @@ fn export_loop<E: SpanExporter>(
     control: &Receiver<Control>,
     settings: QueueSettings,
     metrics: &PipelineMetrics,
+    tap: &SpanTap,
 ) {
     // A collector that is down or untrusted fails every batch: say so once per interval,
     // with how many failed since, not once per batch.
@@ -316,6 +337,9 @@ fn export_loop<E: SpanExporter>(
         let count = batch.len();
         metrics.queued.sub(count as i64);
         let spans = std::mem::take(batch);
+        if let Some(tap) = tap.get() {
+            tap(&spans);
+        }
         // A panicking exporter costs its batch, not the export thread.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             runtime.block_on(async {

@@ -5,9 +5,14 @@
 //! after `--seconds N`), each draining as it would in Kubernetes.
 //!
 //! ```text
-//! cargo run -p teei-platform [-- --seconds N] [-- --base-port P] [-- --no-build]
+//! cargo run -p teei-platform [-- --seconds N] [-- --base-port P] [-- --console-port C] [-- --no-build]
 //! cargo run -p teei-platform -- --generate-ops docs/generated/platform
 //! ```
+//!
+//! The launcher serves one console for the seven (`http://127.0.0.1:3999/obs`, or
+//! `--console-port`): the services send it their spans over OTLP/HTTP — it sets their
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` unless you did — so a request through three services is
+//! one trace there, and it shows the health, functions and log lines of all seven.
 //!
 //! `--generate-ops DIR` starts nothing: it has every service write its Grafana dashboards,
 //! provisioning and Prometheus alert rules under `DIR/<service>/`, and writes
@@ -45,6 +50,7 @@ macro_rules! tell {
 struct Options {
     seconds: Option<u64>,
     base_port: Option<u16>,
+    console_port: u16,
     build: bool,
     generate: Option<PathBuf>,
 }
@@ -53,6 +59,7 @@ fn options() -> Result<Options, Error> {
     let mut options = Options {
         seconds: None,
         base_port: None,
+        console_port: 3999,
         build: true,
         generate: None,
     };
@@ -74,11 +81,17 @@ fn options() -> Result<Options, Error> {
                         .map_err(|_| format!("--base-port takes a port, not {v:?}"))?,
                 );
             }
+            "--console-port" => {
+                let v = value("--console-port")?;
+                options.console_port = v
+                    .parse()
+                    .map_err(|_| format!("--console-port takes a port, not {v:?}"))?;
+            }
             "--no-build" => options.build = false,
             "--generate-ops" => options.generate = Some(value("--generate-ops")?.into()),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: platform [--seconds N] [--base-port P] [--no-build] [--generate-ops DIR]"
+                    "unknown argument {other:?}; usage: platform [--seconds N] [--base-port P] [--console-port C] [--no-build] [--generate-ops DIR]"
                 )
                 .into());
             }
@@ -123,7 +136,7 @@ fn binaries(build: bool) -> Result<PathBuf, Error> {
 
 /// Starts a service; its output lines go to ours (stdout to stdout, stderr to stderr),
 /// each prefixed with the service's name, so seven interleaved logs stay readable.
-fn spawn(dir: &Path, name: &str, base: u16, nats: &str) -> Result<Child, Error> {
+fn spawn(dir: &Path, name: &str, base: u16, nats: &str, console: &str) -> Result<Child, Error> {
     let path = dir
         .join(name)
         .with_extension(std::env::consts::EXE_EXTENSION);
@@ -133,6 +146,17 @@ fn spawn(dir: &Path, name: &str, base: u16, nats: &str) -> Result<Child, Error> 
         .env("NATS_URL", nats)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
+    // Spans go to the platform console, unless the user named a collector.
+    let unset = |name: &str| std::env::var_os(name).is_none();
+    if unset("OTEL_EXPORTER_OTLP_ENDPOINT") && unset("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        command
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", console)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+        if unset("OTEL_BSP_SCHEDULE_DELAY") {
+            // A trace is on the console half a second after the request, not five.
+            command.env("OTEL_BSP_SCHEDULE_DELAY", "500");
+        }
+    }
     // If the launcher dies without stopping them (killed, crashed), the services get
     // SIGTERM from the kernel instead of living on, orphaned, on their ports.
     // SAFETY: the closure runs in the forked child before exec and only calls `prctl`,
@@ -313,6 +337,36 @@ fn scrape_config(base: u16) -> String {
     config
 }
 
+/// Serves the platform console on `port`; returns its base URL.
+async fn start_console(port: u16, base: u16) -> Result<String, Error> {
+    let peers = SERVICES
+        .iter()
+        .map(|name| teei_obs::console::Peer {
+            name: (*name).to_owned(),
+            url: service::url(base, name, ""),
+        })
+        .collect();
+    let console = teei_obs::console::Console::platform(
+        teei_obs::redact::Redactor::default(),
+        teei_obs::console::ConsoleLimits {
+            traces: 1000,
+            ..Default::default()
+        },
+        peers,
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            format!("the console cannot listen on 127.0.0.1:{port}: {e} (--console-port)")
+        })?;
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, console.router()).await {
+            tell!("platform: the console stopped: {error}");
+        }
+    });
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run().await {
@@ -347,13 +401,17 @@ async fn run() -> Result<bool, Error> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
+    let console_url = start_console(options.console_port, base).await?;
 
     let mut children: Vec<(String, Child)> = Vec::new();
     let started = Instant::now();
     // Downstream services first: the gateway checks them from its first second.
     let result = async {
         for name in &SERVICES[1..] {
-            children.push(((*name).to_owned(), spawn(&dir, name, base, &nats)?));
+            children.push((
+                (*name).to_owned(),
+                spawn(&dir, name, base, &nats, &console_url)?,
+            ));
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         for name in &SERVICES[1..] {
@@ -366,7 +424,7 @@ async fn run() -> Result<bool, Error> {
         }
         children.push((
             SERVICES[0].to_owned(),
-            spawn(&dir, SERVICES[0], base, &nats)?,
+            spawn(&dir, SERVICES[0], base, &nats, &console_url)?,
         ));
         wait_ok(
             &client,
@@ -394,6 +452,12 @@ async fn run() -> Result<bool, Error> {
             service::url(base, name, "")
         );
     }
+    say!(
+        "  {:<22} {:<10} {console_url}{}  (traces, functions, health, logs of all seven)",
+        "console",
+        "",
+        teei_obs::console::PATH
+    );
     let all_healthy = statuses.iter().all(|(_, status)| status == "healthy");
     say!(
         "platform: {}; try  curl -H 'X-Correlation-ID: demo-1' {}",
@@ -403,6 +467,10 @@ async fn run() -> Result<bool, Error> {
             "NOT every service is healthy"
         },
         service::url(base, SERVICES[0], "/v1/profile/user123")
+    );
+    say!(
+        "platform: then see its trace at {console_url}{}#/traces?q=demo-1",
+        teei_obs::console::PATH
     );
 
     let stop = async {
