@@ -513,7 +513,8 @@ fn url_password(bytes: &[u8], start: usize) -> Option<usize> {
             !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-'))
         })
         .map_or(0, |i| i + 1);
-    if user_start == user_end || !before[..user_start].ends_with(b"://") {
+    // The user may be empty (`redis://:password@host`).
+    if !before[..user_start].ends_with(b"://") {
         return None;
     }
     let scheme_end = user_start - 3;

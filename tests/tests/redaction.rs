@@ -330,6 +330,11 @@ fn passwords_in_url_user_info_are_redacted_and_the_url_kept() {
             "https://deploy:ghp-not-a-token@git.example.com/repo.git",
             "https://deploy:[REDACTED:password]@git.example.com/repo.git",
         ),
+        // A password without a user name, as Redis URLs carry it.
+        (
+            "cannot reach redis://:hunter2pw@cache:6379/0",
+            "cannot reach redis://:[REDACTED:password]@cache:6379/0",
+        ),
     ] {
         assert_eq!(policy.redact_text(url), expected);
     }
