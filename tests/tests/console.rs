@@ -370,3 +370,123 @@ fn the_console_is_off_in_production_unless_asked_for() {
             .contains("TEEI_OBS_CONSOLE_LOGS")
     );
 }
+
+#[test]
+fn the_platform_console_receives_otlp_and_shows_its_peers_without_a_secret() {
+    use teei_obs::config::{Protocol, TraceExport};
+    use teei_obs::console::{Console, Peer};
+    // One thread: the service's requests run under this thread's subscriber.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The platform console first: the service exports to it over OTLP/HTTP, gzip on.
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let console_addr = listener.local_addr().unwrap();
+    let service_listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let service_addr = service_listener.local_addr().unwrap();
+    let platform = Console::platform(
+        teei_obs::redact::Redactor::default(),
+        ConsoleLimits::default(),
+        vec![
+            Peer {
+                name: "leaky".into(),
+                url: format!("http://{service_addr}"),
+            },
+            // A peer that is down is shown as unreachable, not an error page.
+            Peer {
+                name: "gone".into(),
+                url: "http://127.0.0.1:9".into(),
+            },
+        ],
+    );
+    let router = platform.router();
+    runtime.spawn(async move { axum::serve(listener, router).await });
+
+    let obs = teei_obs::init(
+        config("leaky")
+            .export_interval(Duration::from_millis(50))
+            .otlp_compression(teei_obs::config::Compression::Gzip)
+            .trace_export(TraceExport::Otlp {
+                endpoint: format!("http://{console_addr}/v1/traces"),
+                protocol: Protocol::HttpProtobuf,
+            }),
+    )
+    .expect("init");
+    let app = app(&obs);
+    let dispatch = Wiring::Fast.dispatch(&obs);
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    runtime.block_on(async {
+        tokio::spawn(async move { axum::serve(service_listener, app).await });
+        let leaked = request(service_addr, "GET", "/leak").await.unwrap();
+        assert_eq!(leaked.status, 200);
+        // No `flush` here: it would block the one thread the console answers on. The
+        // export interval is 50 ms. The spans cross over OTLP: the platform holds the service's trace.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let traces = loop {
+            let traces = json(console_addr, "/obs/api/traces?service=leaky").await;
+            if !traces["traces"].as_array().unwrap().is_empty() {
+                break traces;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no span arrived over OTLP"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let mut seen = String::new();
+        for path in [
+            "/obs",
+            "/obs/api/overview",
+            "/obs/api/health",
+            "/obs/api/functions",
+            "/obs/api/logs?limit=1000",
+        ] {
+            seen.push_str(&request(console_addr, "GET", path).await.unwrap().body);
+        }
+        for trace in traces["traces"].as_array().unwrap() {
+            let id = trace["trace_id"].as_str().unwrap();
+            let body = request(console_addr, "GET", &format!("/obs/api/traces/{id}"))
+                .await
+                .unwrap()
+                .body;
+            seen.push_str(&body);
+        }
+        assert!(seen.contains("carry"), "the spans are there");
+        assert!(seen.contains("nested"), "the peer's log lines are there");
+        let health = json(console_addr, "/obs/api/health").await;
+        let services = health["services"].as_array().unwrap();
+        assert_eq!(services.len(), 2, "{health}");
+        assert_eq!(services[0]["service"], "leaky");
+        assert_eq!(services[1]["service"], "gone");
+        assert_eq!(services[1]["status"], "unreachable");
+        assert!(!seen.contains("s3cr3t-value"), "a keyed secret leaks");
+        assert!(!seen.contains("hunter2pw"), "the health message leaks");
+        for (what, secret) in SECRET_VALUES {
+            assert!(!seen.contains(secret), "{what} leaks: {secret}");
+        }
+        // Not protobuf, or not OTLP: refused with a reason, nothing kept.
+        let client = reqwest::Client::new();
+        let wrong = client
+            .post(format!("http://{console_addr}/v1/traces"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 415);
+        let garbage = client
+            .post(format!("http://{console_addr}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(vec![0xff, 0xff, 0xff])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(garbage.status(), 400);
+    });
+    obs.shutdown().unwrap();
+}

@@ -523,9 +523,11 @@ async fn merged(platform: &PlatformConsole, view: &str, query: Option<&str>) -> 
         asks.spawn(async move {
             let answer = async {
                 let response = client.get(&url).send().await?.error_for_status()?;
-                response.json::<Value>().await
+                response.bytes().await
             }
-            .await;
+            .await
+            .map_err(|error| crate::error_chain(&error))
+            .and_then(|body| serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string()));
             (index, answer)
         });
     }
@@ -549,7 +551,7 @@ async fn merged(platform: &PlatformConsole, view: &str, query: Option<&str>) -> 
                 "service": peer.name,
                 "status": "unreachable",
                 "checks": [],
-                "error": super::store::bounded(redactor, &crate::error_chain(&error)),
+                "error": super::store::bounded(redactor, &error),
             })),
             Err(_) => {}
         }

@@ -91,8 +91,11 @@ enum Sink {
     Off,
 }
 
-/// Something that sees every span the pipeline exports or keeps (the console), set once.
-pub(crate) type SpanTap = Arc<OnceLock<Box<dyn Fn(&[SpanData]) + Send + Sync>>>;
+/// Something that sees every span the pipeline exports or keeps (the console).
+pub(crate) type Tap = Box<dyn Fn(&[SpanData]) + Send + Sync>;
+
+/// Where the pipeline keeps its [`Tap`], set once.
+pub(crate) type SpanTap = Arc<OnceLock<Tap>>;
 
 /// The export pipeline the layer hands spans to.
 pub(crate) struct Pipeline {
@@ -267,7 +270,8 @@ impl Pipeline {
 
     /// Shows `tap` every span from now on: on the export thread for a collector, as each
     /// span arrives for the in-memory sink. A second tap is ignored.
-    pub(crate) fn set_tap(&self, tap: Box<dyn Fn(&[SpanData]) + Send + Sync>) {
+    #[cfg_attr(not(feature = "console"), allow(dead_code))]
+    pub(crate) fn set_tap(&self, tap: Tap) {
         let _ = self.tap.set(tap);
     }
 

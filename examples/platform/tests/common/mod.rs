@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 pub use teei_platform::service::SERVICES;
 
-/// Seven consecutive free ports on 127.0.0.1 (checked by binding them all).
+/// Eight consecutive free ports on 127.0.0.1 (checked by binding them all): the seven
+/// services' and the platform console's.
 pub fn free_base_port() -> u16 {
     // Tests of one binary run in parallel: each call starts from a different candidate.
     static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -17,18 +18,20 @@ pub fn free_base_port() -> u16 {
     for attempt in 0..200u32 {
         let base =
             20_000 + ((std::process::id() * 7 + (call * 200 + attempt) * 97) % 40_000) as u16;
-        let all_free = (0..7).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        let all_free = (0..8).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if all_free {
             return base;
         }
     }
-    panic!("no seven consecutive free ports");
+    panic!("no eight consecutive free ports");
 }
 
 /// The running platform; stopped with SIGTERM (and killed if that fails) on drop.
 pub struct Platform {
     child: Child,
     pub base: u16,
+    /// The platform console's port (the one after the seven services').
+    pub console: u16,
 }
 
 impl Platform {
@@ -42,6 +45,8 @@ impl Platform {
                 &base.to_string(),
                 "--seconds",
                 "300",
+                "--console-port",
+                &(base + 7).to_string(),
             ])
             .env_remove("NATS_URL")
             .env_remove("DATABASE_URL")
@@ -66,7 +71,11 @@ impl Platform {
         let line = verdict
             .recv_timeout(Duration::from_secs(90))
             .expect("the platform did not report within 90 s");
-        let platform = Platform { child, base };
+        let platform = Platform {
+            child,
+            base,
+            console: base + 7,
+        };
         assert!(line.contains("every service reports healthy"), "{line}");
         platform
     }
