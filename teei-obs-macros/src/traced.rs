@@ -37,9 +37,9 @@ fn wrap(function: ItemFn, options: TracedOptions) -> TokenStream {
     let level = quote!(::teei_obs::__private::tracing::Level::#level);
     let kind = options.kind;
     let fields = options.fields.as_ref().map(|fields| quote!(, #fields));
-    let status_field = options
-        .err
-        .map(|_| quote!(, otel.status_description = ::teei_obs::__private::tracing::field::Empty));
+    // Every traced span can end in error: by its `err`, or by a panic unwinding through it.
+    let status_field =
+        quote!(, otel.status_description = ::teei_obs::__private::tracing::field::Empty);
 
     let statics = quote! {
         static __TEEI_TRACED: ::teei_obs::__private::TracedInfo =
@@ -75,15 +75,22 @@ fn wrap(function: ItemFn, options: TracedOptions) -> TokenStream {
                     ViaAsRef as _, ViaAsRefShared as _, ViaError as _, ViaNothing as _,
                 };
                 let __teei_probe = ::teei_obs::__private::ErrorProbe(__teei_error);
-                ::teei_obs::__private::tracing::event!(
-                    target: ::core::module_path!(),
-                    parent: &__teei_span,
-                    ::teei_obs::__private::tracing::Level::ERROR,
-                    "exception.type" = (&&&__teei_probe).type_name(),
-                    exception.message = #value,
-                    error = (&&&__teei_probe).error_value(),
-                    "exception"
-                );
+                let __teei_value = (&&&__teei_probe).error_value();
+                let __teei_text = ::std::format!("{:?}", #value);
+                // Once per error: not again where a traced callee already reported it.
+                if ::teei_obs::__private::reports::first_report(&__teei_span, &__teei_text, __teei_value) {
+                    let __teei_chain = ::teei_obs::__private::reports::chain(__teei_value);
+                    ::teei_obs::__private::tracing::event!(
+                        target: ::core::module_path!(),
+                        parent: &__teei_span,
+                        ::teei_obs::__private::tracing::Level::ERROR,
+                        "error.type" = (&&&__teei_probe).type_name(),
+                        "error.chain" = __teei_chain.as_deref(),
+                        error = __teei_value,
+                        "{}",
+                        __teei_text
+                    );
+                }
             }
         }
     });
@@ -110,9 +117,10 @@ fn wrap(function: ItemFn, options: TracedOptions) -> TokenStream {
     } else {
         let annotation = function.return_annotation();
         let body = function.body_expr();
+        // A panic unwinding through the call marks the span (each poll, for `async`).
         let call = if function.sig.asyncness.is_some() {
             quote! {
-                ::teei_obs::__private::tracing::Instrument::instrument(
+                ::teei_obs::__private::PanicMarked::new(
                     #body,
                     ::core::clone::Clone::clone(&__teei_span),
                 ).await
@@ -120,8 +128,10 @@ fn wrap(function: ItemFn, options: TracedOptions) -> TokenStream {
         } else {
             quote! {{
                 let __teei_guard = __teei_span.enter();
+                let __teei_mark = ::teei_obs::__private::PanicMark::new(&__teei_span);
                 #[allow(clippy::redundant_closure_call)]
                 let __teei_ret = #body;
+                __teei_mark.disarm();
                 __teei_ret
             }}
         };

@@ -214,6 +214,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         return Err(InitError::Registry(problems));
     }
     metrics::warm_up_clock();
+    trace::reports::report_at_every_level(config.report_every_level);
     let functions = entries.len();
     let registry = prometheus::Registry::new();
     registry.register(Box::new(metrics::FunctionCollector::new(entries.clone())?))?;
@@ -249,6 +250,8 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         )?)),
         None => None,
     };
+    // After Sentry's: in front of its panic hook, so its panic event carries the trace.
+    trace::install_panic_hook();
     let health = Arc::new(health::HealthManager::new(
         health::checks(),
         config.state.clone(),
@@ -794,6 +797,8 @@ pub mod __private {
     pub use crate::metrics::slot::{ROWS, Slot};
     pub use crate::metrics::{FunctionMetrics, Objective};
     pub use crate::registry::{FunctionEntry, Instrumentation, TracedInfo};
+    pub use crate::trace::reports;
+    pub use crate::trace::{PanicMark, PanicMarked};
     pub use tracing;
 
     /// Every `#[counted]` function of the binary. Prefixed: linkme names the link section

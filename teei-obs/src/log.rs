@@ -177,6 +177,9 @@ where
     crate::trace::event_layer_span_methods!();
 
     fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == crate::trace::PANIC_TARGET {
+            return; // a span event only
+        }
         let span_fields = crate::trace::scope_fields(event, &ctx);
         let prepared = self.output.prepare(event, &span_fields);
         let ids = self.registry.trace_ids(event, &ctx);

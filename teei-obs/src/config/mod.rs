@@ -203,6 +203,7 @@ pub struct Config {
     pub(crate) capture_logs: bool,
     /// `None`: on outside `production`.
     pub(crate) console: Option<bool>,
+    pub(crate) report_every_level: bool,
     pub(crate) console_limits: ConsoleLimits,
     #[cfg(feature = "sentry")]
     pub(crate) sentry: Option<crate::errors::SentrySettings>,
@@ -263,6 +264,7 @@ impl Config {
             redactor: crate::redact::Redactor::default(),
             capture_logs: false,
             console: None,
+            report_every_level: false,
             console_limits: ConsoleLimits::default(),
             #[cfg(feature = "sentry")]
             sentry: None,
@@ -630,6 +632,14 @@ impl Config {
     /// (`TEEI_OBS_CONSOLE`); by default it is on outside `production`.
     pub fn console(mut self, on: bool) -> Self {
         self.console = Some(on);
+        self
+    }
+
+    /// Logs (and sends to Sentry) an error at every `#[traced(err)]` level it passes, as
+    /// before one report per error ([`trace::reports`](crate::trace::reports) has the
+    /// rule). Process-wide, set by `init`. Every span it passes has status error either way.
+    pub fn report_errors_at_every_level(mut self, on: bool) -> Self {
+        self.report_every_level = on;
         self
     }
 

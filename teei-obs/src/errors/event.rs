@@ -11,10 +11,10 @@ use sentry::protocol::{
 
 use crate::redact::{REDACTED, Redactor};
 
-/// The field `#[traced(err)]` (and anyone following OpenTelemetry's conventions) names the
-/// error's type with; the field `exception.message` its Display.
-pub(crate) const TYPE_FIELD: &str = "exception.type";
-const MESSAGE_FIELD: &str = "exception.message";
+/// The field `#[traced(err)]` names the error's Rust type with (its ERROR event's message
+/// is the error's Display, `error.chain` its causes).
+pub(crate) const TYPE_FIELD: &str = "error.type";
+const CHAIN_FIELD: &str = "error.chain";
 
 /// Turns a log event into a Sentry event (ERROR) or a breadcrumb (INFO, WARN).
 pub(crate) fn observe(event: &crate::trace::Prepared, ids: Option<(u128, u64)>) {
@@ -42,7 +42,7 @@ pub(crate) fn observe(event: &crate::trace::Prepared, ids: Option<(u128, u64)>) 
 
 /// The Sentry event an ERROR log event becomes (`None` for other levels): an exception
 /// event when the log event carries an error value (`error = &err as &dyn Error`) or an
-/// `exception.message`, a message event otherwise. No stack trace: see
+/// `error.type`, a message event otherwise. No stack trace: see
 /// [`attach_stacktrace`].
 pub(crate) fn event_for(
     event: &crate::trace::Prepared,
@@ -55,18 +55,15 @@ pub(crate) fn event_for(
     let type_name = extra
         .remove(TYPE_FIELD)
         .and_then(|v| v.as_str().map(str::to_owned));
-    let exception_message = extra
-        .remove(MESSAGE_FIELD)
-        .and_then(|v| v.as_str().map(str::to_owned));
+    // The exceptions below are the chain, each cause its own.
+    extra.remove(CHAIN_FIELD);
     let mut exceptions = event.exceptions.clone();
-    if exceptions.is_empty()
-        && let Some(value) = &exception_message
-    {
-        // An error type that is not `std::error::Error` (a `String`, say): its Display is
-        // all there is, one exception of the type the macro named.
+    if exceptions.is_empty() && type_name.is_some() {
+        // An error type that is not `std::error::Error` (a `String`, say): its text is all
+        // there is, one exception of the type the macro named.
         exceptions.push(Exception {
             ty: "Error".into(),
-            value: Some(value.clone()),
+            value: Some(event.message.clone()),
             ..Default::default()
         });
     }
@@ -76,8 +73,11 @@ pub(crate) fn event_for(
     if let Some(outer) = exceptions.last_mut() {
         outer.mechanism.get_or_insert_with(Default::default).ty = "tracing".into();
     }
-    let message =
-        (exceptions.is_empty() || event.message != "exception").then(|| event.message.clone());
+    // The message, unless it only repeats the error's own text.
+    let message = exceptions
+        .last()
+        .is_none_or(|outer| outer.value.as_deref() != Some(event.message.as_str()))
+        .then(|| event.message.clone());
     let mut sentry_event = Event {
         level: Level::Error,
         logger: Some(event.target.clone()),
@@ -88,6 +88,15 @@ pub(crate) fn event_for(
     };
     if let Some(ids) = ids {
         link_trace(&mut sentry_event, ids);
+    }
+    if let Some(innermost) = event.span_names.last() {
+        // Where it happened: the spans it passed, outermost first.
+        let mut spans = Map::new();
+        spans.insert("names".into(), Value::from(event.span_names.clone()));
+        spans.insert("innermost".into(), Value::from(*innermost));
+        sentry_event
+            .contexts
+            .insert("spans".into(), Context::Other(spans));
     }
     Some(sentry_event)
 }

@@ -13,7 +13,7 @@ use sentry::Hub;
 pub use capture::{Capture, EventId, User, capture_error, capture_message, set_user};
 pub use sentry::Level;
 
-pub(crate) use event::{event_for, observe};
+pub(crate) use event::{event_for, link_trace, observe};
 pub(crate) use hub::{Ids, request_hub, scope_hub};
 
 /// Sentry's side of the running service; dropping it closes the client.
@@ -141,11 +141,12 @@ where
     crate::trace::event_layer_span_methods!();
 
     fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
-        if !enabled() {
+        if !enabled() || event.metadata().target() == crate::trace::PANIC_TARGET {
             return;
         }
         let span_fields = crate::trace::scope_fields(event, &ctx);
-        let prepared = crate::trace::prepare(&self.redactor, event, &span_fields);
+        let mut prepared = crate::trace::prepare(&self.redactor, event, &span_fields);
+        prepared.span_names = crate::trace::scope_names(event, &ctx);
         observe(&prepared, self.registry.trace_ids(event, &ctx));
     }
 }

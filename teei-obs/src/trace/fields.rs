@@ -23,6 +23,10 @@ pub(crate) struct Prepared {
     /// `source()` first as Sentry orders them, values redacted.
     #[cfg(feature = "sentry")]
     pub(crate) exceptions: Vec<sentry::protocol::Exception>,
+    /// The names of the spans the event happened in, outermost first (filled in for
+    /// Sentry, whose event names them).
+    #[cfg(feature = "sentry")]
+    pub(crate) span_names: Vec<&'static str>,
 }
 
 /// Collects an event's or a span's fields as JSON values.
@@ -129,6 +133,8 @@ pub(crate) fn prepare(
         fields,
         #[cfg(feature = "sentry")]
         exceptions,
+        #[cfg(feature = "sentry")]
+        span_names: Vec::new(),
     }
 }
 
@@ -205,6 +211,17 @@ where
         }
     }
     fields
+}
+
+/// The names of the spans `event` happened in, outermost first.
+#[cfg(feature = "sentry")]
+pub(crate) fn scope_names<S>(event: &tracing::Event<'_>, ctx: &Context<'_, S>) -> Vec<&'static str>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    ctx.event_scope(event)
+        .map(|scope| scope.from_root().map(|span| span.name()).collect())
+        .unwrap_or_default()
 }
 
 /// A span's own fields (not `otel.*`), kept for the log lines written inside it: strings

@@ -245,11 +245,20 @@ impl SpanState {
             name: None,
             attributes: vec![KeyValue::new("level", metadata.level().as_str())],
             dropped: 0,
+            exception: false,
         };
         event.record(&mut visitor);
-        let name = visitor
-            .name
-            .map_or(Cow::Borrowed(metadata.name()), Cow::Owned);
+        // An error report is OpenTelemetry's `exception` event, its text the message.
+        let name = match visitor.name {
+            Some(message) if visitor.exception => {
+                visitor
+                    .attributes
+                    .push(KeyValue::new("exception.message", message));
+                Cow::Borrowed("exception")
+            }
+            Some(message) => Cow::Owned(message),
+            None => Cow::Borrowed(metadata.name()),
+        };
         recording
             .events
             .events
@@ -459,6 +468,7 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        super::reports::forget(&id);
         if let Some(span) = ctx.span(&id)
             && let Some(state) = span.extensions_mut().remove::<SpanState>()
         {
@@ -556,12 +566,17 @@ struct EventVisitor<'a> {
     name: Option<String>,
     attributes: Vec<KeyValue>,
     dropped: u32,
+    /// An `error.type` field: the event is an error report, OpenTelemetry's `exception`.
+    exception: bool,
 }
 
 impl EventVisitor<'_> {
     fn push(&mut self, field: &Field, value: Value) {
         if field.name() == "message" {
             self.name = Some(self.redactor.redact_text(&value.as_str()).into_owned());
+        } else if field.name() == "error.type" {
+            self.exception = true;
+            self.attributes.push(KeyValue::new("exception.type", value));
         } else if self.attributes.len() < MAX_ATTRIBUTES {
             let value = redact_value(self.redactor, field.name(), value);
             self.attributes.push(KeyValue::new(field.name(), value));

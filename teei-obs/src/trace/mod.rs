@@ -21,6 +21,8 @@
 mod context;
 mod export;
 mod fields;
+#[cfg(feature = "sentry")]
+pub(crate) use fields::scope_names;
 pub(crate) use fields::{
     Prepared, event_layer_span_methods, prepare, record_span_fields, scope_fields,
     store_span_fields,
@@ -35,7 +37,12 @@ mod layer;
 mod otlp;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use otlp::OtlpSettings;
+mod panics;
+pub(crate) use panics::{PANIC_TARGET, install_panic_hook};
+#[doc(hidden)]
+pub use panics::{PanicMark, PanicMarked};
 mod propagation;
+pub mod reports;
 pub(crate) use context::swap_thread_context;
 pub(crate) use propagation::correlation_header;
 mod sampler;

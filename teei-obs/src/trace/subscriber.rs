@@ -283,9 +283,10 @@ impl Fast {
         } else {
             self.current_id()
         };
-        if self
-            .log_filter
-            .would_enable(metadata.target(), metadata.level())
+        if metadata.target() != super::PANIC_TARGET
+            && self
+                .log_filter
+                .would_enable(metadata.target(), metadata.level())
         {
             let header = span
                 .as_ref()
@@ -294,12 +295,16 @@ impl Fast {
             // The fields of the logged spans entered on this thread, outermost first, and
             // of an explicit parent that is not entered (an event emitted as a span closes).
             let mut span_fields = Vec::new();
+            #[cfg(feature = "sentry")]
+            let mut span_names = Vec::new();
             let mut add = |id: &Id| {
-                if let Some(slot) = self.slot(id)
-                    && slot.logged
-                {
-                    span_fields
-                        .extend(slot.fields.lock().unwrap_or_else(|e| e.into_inner()).json());
+                if let Some(slot) = self.slot(id) {
+                    #[cfg(feature = "sentry")]
+                    span_names.push(slot.metadata.name());
+                    if slot.logged {
+                        span_fields
+                            .extend(slot.fields.lock().unwrap_or_else(|e| e.into_inner()).json());
+                    }
                 }
             };
             let mut parent_entered = false;
@@ -314,7 +319,12 @@ impl Fast {
             {
                 add(parent);
             }
-            let prepared = self.log.prepare(event, &span_fields);
+            #[cfg_attr(not(feature = "sentry"), allow(unused_mut))]
+            let mut prepared = self.log.prepare(event, &span_fields);
+            #[cfg(feature = "sentry")]
+            {
+                prepared.span_names = span_names;
+            }
             self.log
                 .write(&prepared, header.map(|h| h.0), header.map(|h| h.1));
             #[cfg(feature = "sentry")]
@@ -415,6 +425,7 @@ impl Fast {
             return false;
         }
         drop(slot);
+        super::reports::forget(&id);
         let Some(slot) = usize::try_from(slab_key(&id))
             .ok()
             .and_then(|key| self.spans.take(key))
