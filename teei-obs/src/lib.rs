@@ -250,7 +250,6 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         )?)),
         None => None,
     };
-    // After Sentry's: in front of its panic hook, so its panic event carries the trace.
     trace::install_panic_hook();
     let health = Arc::new(health::HealthManager::new(
         health::checks(),

@@ -48,9 +48,15 @@ pub fn port(base: u16, service: &str) -> u16 {
     base + index as u16
 }
 
-/// `http://127.0.0.1:{port}{path}` for `service`.
+/// `http://127.0.0.1:{port}{path}` for `service` (`http://{service}:{port}{path}` with
+/// `PLATFORM_SERVICE_DNS=true`, as in the generated Kubernetes manifests).
 pub fn url(base: u16, service: &str, path: &str) -> String {
-    format!("http://127.0.0.1:{}{path}", port(base, service))
+    let host = if std::env::var(SERVICE_DNS_VAR).as_deref() == Ok("true") {
+        service
+    } else {
+        "127.0.0.1"
+    };
+    format!("http://{host}:{}{path}", port(base, service))
 }
 
 /// The configuration every service starts from: the environment (`OTEL_*`, `SENTRY_DSN`,
@@ -63,26 +69,47 @@ pub fn config(service: &str) -> Result<teei_obs::Config, Error> {
 }
 
 /// The examples' convention for generated operations files: with `--generate-ops DIR` on
-/// the command line, writes the service's Grafana dashboards, provisioning and Prometheus
-/// alert rules under `DIR` and returns `true` — the caller exits instead of serving.
+/// the command line, writes the service's Grafana dashboards, provisioning, Prometheus
+/// alert rules and Kubernetes manifests under `DIR` and returns `true` — the caller exits
+/// instead of serving. In the cluster a service listens on all addresses at its platform
+/// port and finds the others by their Service names.
 pub fn generate_ops_if_asked(obs: &teei_obs::Obs) -> Result<bool, Error> {
-    match teei_obs::ops::generate_if_requested(obs)? {
-        Some(written) => {
-            println!("{}: wrote {} files", obs.service_name(), written.len());
-            Ok(true)
-        }
-        None => Ok(false),
+    let mut args = std::env::args_os().skip_while(|arg| arg != "--generate-ops");
+    if args.next().is_none() {
+        return Ok(false);
     }
+    let dir = args.next().ok_or("--generate-ops needs a directory")?;
+    let name = obs.service_name();
+    let written = teei_obs::ops::Generator::new(obs)
+        .port(port(base_port()?, name))
+        .image(&format!(
+            "teei-platform/{name}:{}",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .env(LISTEN_ADDR_VAR, "0.0.0.0")
+        .env(SERVICE_DNS_VAR, "true")
+        .env("NATS_URL", "nats://nats:4222")
+        .write(std::path::Path::new(&dir))?;
+    println!("{name}: wrote {} files", written.len());
+    Ok(true)
 }
+
+/// The address the services listen on (default `127.0.0.1`; `0.0.0.0` in a pod).
+pub const LISTEN_ADDR_VAR: &str = "PLATFORM_LISTEN_ADDR";
+
+/// `true`: a service reaches the others at `http://<service>:<port>` (Kubernetes Service
+/// names) instead of `127.0.0.1`.
+pub const SERVICE_DNS_VAR: &str = "PLATFORM_SERVICE_DNS";
 
 /// Serves `routes` (behind the teei-obs layer) plus `/metrics` and the four health
 /// endpoints on 127.0.0.1 at the service's port, until SIGTERM or Ctrl-C; then drains and
 /// flushes spans and errors.
 pub async fn serve(obs: teei_obs::Obs, service: &str, routes: axum::Router) -> Result<(), Error> {
     let port = port(base_port()?, service);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+    let host = std::env::var(LISTEN_ADDR_VAR).unwrap_or_else(|_| "127.0.0.1".to_owned());
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
-        .map_err(|e| format!("{service}: cannot listen on 127.0.0.1:{port}: {e}"))?;
+        .map_err(|e| format!("{service}: cannot listen on {host}:{port}: {e}"))?;
     tracing::info!(
         port,
         functions = obs.function_count(),

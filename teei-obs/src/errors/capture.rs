@@ -186,3 +186,31 @@ fn current_trace() -> Option<(u128, u64)> {
         .or_else(crate::trace::remote_parent)
         .map(|parent| (parent.trace_id, parent.span_id))
 }
+
+/// Puts a hook in front of the SDK's panic hook (once per process) that gives its panic
+/// event the trace of the span the panic happened in.
+pub(crate) fn link_panics_to_traces() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let Some(parent) = crate::trace::parent_of_span(&tracing::Span::current()) else {
+                return previous(info);
+            };
+            // The SDK's panic integration captures from inside `previous`.
+            sentry::with_scope(
+                |scope| {
+                    let mut event = sentry::protocol::Event::default();
+                    super::event::link_trace(&mut event, (parent.trace_id, parent.span_id));
+                    for (key, context) in event.contexts {
+                        scope.set_context(&key, context);
+                    }
+                    for (key, value) in event.tags {
+                        scope.set_tag(&key, value);
+                    }
+                },
+                || previous(info),
+            );
+        }));
+    });
+}

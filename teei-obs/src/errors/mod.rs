@@ -13,7 +13,7 @@ use sentry::Hub;
 pub use capture::{Capture, EventId, User, capture_error, capture_message, set_user};
 pub use sentry::Level;
 
-pub(crate) use event::{event_for, link_trace, observe};
+pub(crate) use event::{event_for, observe};
 pub(crate) use hub::{Ids, request_hub, scope_hub};
 
 /// Sentry's side of the running service; dropping it closes the client.
@@ -94,6 +94,7 @@ pub(crate) fn init(
     // hub only on the thread that touched Sentry first. Request hubs are made from the
     // process hub, so bind it there too: `init` may run on any thread.
     Hub::main().bind_client(Hub::current().client());
+    capture::link_panics_to_traces();
     Ok(ErrorTracking { guard })
 }
 

@@ -18,8 +18,8 @@ thread_local! {
 }
 
 /// Installs, once per process, the hook that remembers each panic's message for the spans
-/// it unwinds through, in front of the hook in place (Sentry's, when error tracking is
-/// on: its panic event then carries the current span's trace).
+/// it unwinds through, in front of the hook in place. (Error tracking puts its own in
+/// front of the SDK's, which links the panic event to the trace.)
 pub(crate) fn install_panic_hook() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
@@ -32,23 +32,6 @@ pub(crate) fn install_panic_hook() {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a non-string panic".to_owned());
             LAST_PANIC.with(|last| *last.borrow_mut() = Some(message));
-            #[cfg(feature = "sentry")]
-            if let Some(parent) = super::parent_of_span(&tracing::Span::current()) {
-                // Sentry's panic integration captures from inside `previous`.
-                return sentry::with_scope(
-                    |scope| {
-                        let mut event = sentry::protocol::Event::default();
-                        crate::errors::link_trace(&mut event, (parent.trace_id, parent.span_id));
-                        for (key, context) in event.contexts {
-                            scope.set_context(&key, context);
-                        }
-                        for (key, value) in event.tags {
-                            scope.set_tag(&key, value);
-                        }
-                    },
-                    || previous(info),
-                );
-            }
             previous(info);
         }));
     });

@@ -309,6 +309,18 @@ fn generate(dir: &Path, out: &Path, base: u16) -> Result<(), Error> {
         }
     }
     std::fs::write(out.join("prometheus.yml"), scrape_config(base))?;
+    // The platform as a whole in a cluster: the services' manifests and a collector.
+    for file in teei_obs::ops::kubernetes::platform_files(
+        &SERVICES,
+        "http://tempo.observability:4318",
+        10.0,
+    ) {
+        let path = out.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, file.contents)?;
+    }
     say!(
         "platform: operations files of the seven services written under {}",
         out.display()

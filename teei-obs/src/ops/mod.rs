@@ -16,6 +16,7 @@
 //! | `provisioning/datasources/teei-obs.yaml` | the Prometheus datasource the dashboards use |
 //! | `provisioning/dashboards/teei-obs.yaml` | a dashboard provider for `dashboards/` |
 //! | `prometheus/rules.yml` | alerting rules, each with a `runbook_url` |
+//! | `kubernetes/*.yaml` | Deployment (probes timed from the checks), ConfigMap, Service, PodDisruptionBudget, ServiceMonitor, PrometheusRule, dashboard ConfigMaps, kustomization: see [`kubernetes`] |
 //!
 //! The rules are the TypeScript runbooks' (service down, error rate, latency, database,
 //! event backlog, memory/CPU, dependency health), one per `#[health_check]` with its
@@ -40,6 +41,8 @@ use serde_json::{Value, json};
 
 use crate::health::CheckEntry;
 use crate::registry::FunctionEntry;
+
+pub mod kubernetes;
 
 /// Alert thresholds of the standard rules; the defaults are the TypeScript runbooks'.
 #[derive(Clone, Debug, PartialEq)]
@@ -197,6 +200,13 @@ pub struct Generator {
     thresholds: Thresholds,
     functions: Vec<&'static FunctionEntry>,
     checks: Vec<&'static CheckEntry>,
+    image: String,
+    port: u16,
+    replicas: u32,
+    collector: String,
+    drain_delay: std::time::Duration,
+    flush_bound: std::time::Duration,
+    env: Vec<(String, String)>,
 }
 
 /// The environment variable that sets where runbook links point.
@@ -206,7 +216,10 @@ impl Generator {
     /// For the service `obs` runs, with its registry. The Prometheus job is the service
     /// name; runbook links point at [`RUNBOOK_BASE_VAR`] or the project's repository.
     pub fn new(obs: &crate::Obs) -> Generator {
-        Generator::for_registry(obs.service_name())
+        let mut generator = Generator::for_registry(obs.service_name());
+        generator.drain_delay = obs.config().drain_delay;
+        generator.flush_bound = obs.config().shutdown_timeout;
+        generator
     }
 
     /// For `service`, from the registry of this binary (no `init` needed).
@@ -226,7 +239,44 @@ impl Generator {
             thresholds: Thresholds::default(),
             functions,
             checks,
+            image: format!("{service}:latest"),
+            port: 8080,
+            replicas: 2,
+            collector: kubernetes::COLLECTOR.to_owned(),
+            drain_delay: std::time::Duration::from_secs(5),
+            flush_bound: std::time::Duration::from_secs(5),
+            env: Vec::new(),
         }
+    }
+
+    /// Adds `name=value` to the environment of the service's pods (its ConfigMap).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The container image of the Deployment (default `<service>:latest`).
+    pub fn image(mut self, image: &str) -> Self {
+        self.image = image.to_owned();
+        self
+    }
+
+    /// The port the service listens on in its pod (default 8080).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The Deployment's replicas (default 2).
+    pub fn replicas(mut self, replicas: u32) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// Where the pods send spans (default [`kubernetes::COLLECTOR`]).
+    pub fn collector(mut self, endpoint: &str) -> Self {
+        self.collector = endpoint.to_owned();
+        self
     }
 
     /// The Prometheus `job` label of the service's scrape (default: the service name).
@@ -281,6 +331,7 @@ impl Generator {
             path: "prometheus/rules.yml".into(),
             contents: self.rules_yaml(),
         });
+        files.extend(self.kubernetes());
         files
     }
 
