@@ -232,7 +232,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     registry.register(Box::new(metrics::build_info(&config)?))?;
     let scheduling_delay = prometheus::Gauge::new(
         "tokio_scheduling_delay_seconds",
-        "How late a 100 ms timer last fired on the runtime (event-loop lag)",
+        "How late a 1 s timer last fired on the runtime (event-loop lag)",
     )?;
     registry.register(Box::new(scheduling_delay.clone()))?;
     metrics::start_scheduling_delay_probe(scheduling_delay);

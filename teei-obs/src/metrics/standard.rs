@@ -246,7 +246,9 @@ pub(crate) fn start_scheduling_delay_probe(gauge: prometheus::Gauge) {
         return;
     };
     handle.spawn(async move {
-        let period = Duration::from_millis(100);
+        // Once a second: often enough for a gauge scraped every 15 s, and an idle service
+        // wakes for it once a second rather than ten times.
+        let period = Duration::from_secs(1);
         loop {
             let asked = tokio::time::Instant::now();
             tokio::time::sleep(period).await;

@@ -568,7 +568,7 @@ impl Generator {
                 "5m",
                 Severity::Warning,
                 format!("{service} async runtime is overloaded"),
-                "A 100 ms timer fires {{ $value | humanizeDuration }} late.".into(),
+                "A 1 s timer fires {{ $value | humanizeDuration }} late.".into(),
                 Runbook::ResourcePressure,
                 &self.uid("runtime"),
             ),

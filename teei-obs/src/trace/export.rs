@@ -7,6 +7,7 @@
 //! runtime nor deadlocks a current-thread runtime at shutdown.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -85,6 +86,11 @@ enum Sink {
     Queue {
         spans: SyncSender<SpanData>,
         control: Mutex<mpsc::Sender<Control>>,
+        /// The export thread, to unpark when a batch is full or control is asked for.
+        thread: std::thread::Thread,
+        /// Whether it is parked (so a hand-over unparks it only then).
+        parked: Arc<AtomicBool>,
+        max_batch: i64,
     },
     Memory(Mutex<VecDeque<SpanData>>, usize),
     Console,
@@ -172,7 +178,9 @@ impl Pipeline {
         let thread_metrics = metrics.clone();
         let tap = SpanTap::default();
         let thread_tap = tap.clone();
-        std::thread::Builder::new()
+        let parked = Arc::new(AtomicBool::new(false));
+        let thread_parked = parked.clone();
+        let thread = std::thread::Builder::new()
             .name("teei-obs-export".into())
             .spawn(move || {
                 suppress_tracing();
@@ -202,7 +210,10 @@ impl Pipeline {
                             &control_rx,
                             settings,
                             &thread_metrics,
-                            &thread_tap,
+                            &Hooks {
+                                tap: thread_tap,
+                                parked: thread_parked,
+                            },
                         );
                         let _ = exporter.shutdown_with_timeout(settings.export_timeout);
                     }
@@ -211,7 +222,9 @@ impl Pipeline {
                     }
                 }
             })
-            .map_err(|error| format!("cannot start the export thread: {error}"))?;
+            .map_err(|error| format!("cannot start the export thread: {error}"))?
+            .thread()
+            .clone();
         ready_rx
             .recv()
             .map_err(|_| "the export thread stopped while starting".to_owned())??;
@@ -219,6 +232,9 @@ impl Pipeline {
             sink: Sink::Queue {
                 spans,
                 control: Mutex::new(control),
+                thread,
+                parked,
+                max_batch: i64::try_from(settings.max_batch).unwrap_or(i64::MAX),
             },
             metrics,
             tap,
@@ -228,8 +244,21 @@ impl Pipeline {
     /// Hands a finished sampled span over; never blocks.
     pub(crate) fn submit(&self, span: SpanData) {
         match &self.sink {
-            Sink::Queue { spans, .. } => match spans.try_send(span) {
-                Ok(()) => self.metrics.queued.inc(),
+            Sink::Queue {
+                spans,
+                thread,
+                parked,
+                max_batch,
+                ..
+            } => match spans.try_send(span) {
+                Ok(()) => {
+                    self.metrics.queued.inc();
+                    // The thread sleeps until its timer; a full batch wakes it early. No
+                    // wake-up per span: a load of a flag that is rarely written.
+                    if parked.load(Ordering::Relaxed) && self.metrics.queued.get() >= *max_batch {
+                        thread.unpark();
+                    }
+                }
                 Err(TrySendError::Full(_)) => self.metrics.drop_spans("queue_full", 1),
                 Err(TrySendError::Disconnected(_)) => self.metrics.drop_spans("shutdown", 1),
             },
@@ -303,7 +332,10 @@ impl Pipeline {
         message: fn(mpsc::Sender<()>) -> Control,
         timeout: Duration,
     ) -> Result<(), FlushError> {
-        let Sink::Queue { control, .. } = &self.sink else {
+        let Sink::Queue {
+            control, thread, ..
+        } = &self.sink
+        else {
             return Ok(());
         };
         let (done, done_rx) = mpsc::channel();
@@ -314,11 +346,20 @@ impl Pipeline {
         if sent.is_err() {
             return Ok(()); // already stopped
         }
+        thread.unpark();
         match done_rx.recv_timeout(timeout) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => Ok(()),
             Err(RecvTimeoutError::Timeout) => Err(FlushError::TimedOut(timeout)),
         }
     }
+}
+
+/// What the export thread shares with the pipeline besides the queue.
+struct Hooks {
+    /// The console's view of every exported batch.
+    tap: SpanTap,
+    /// Set while the thread sleeps, so that a full batch wakes it.
+    parked: Arc<AtomicBool>,
 }
 
 fn export_loop<E: SpanExporter>(
@@ -328,8 +369,9 @@ fn export_loop<E: SpanExporter>(
     control: &Receiver<Control>,
     settings: QueueSettings,
     metrics: &PipelineMetrics,
-    tap: &SpanTap,
+    hooks: &Hooks,
 ) {
+    let Hooks { tap, parked } = hooks;
     // A collector that is down or untrusted fails every batch: say so once per interval,
     // with how many failed since, not once per batch.
     let reported = std::cell::Cell::new(None::<Instant>);
@@ -431,11 +473,15 @@ fn export_loop<E: SpanExporter>(
             deadline = Instant::now() + settings.delay;
         }
         if taken < settings.max_batch {
-            // Idle or light load: wake every few milliseconds for the queue and control.
-            let nap = deadline
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(5));
-            std::thread::sleep(nap);
+            // Idle or light load: sleep until the batch timer, a full batch or a control
+            // message (both unpark). The flag is set before the queue is looked at again,
+            // so a batch filled in between is seen; a wake-up missed anyway costs at most
+            // this one interval, as the timer still fires.
+            parked.store(true, Ordering::SeqCst);
+            if metrics.queued.get() < i64::try_from(settings.max_batch).unwrap_or(i64::MAX) {
+                std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+            }
+            parked.store(false, Ordering::SeqCst);
         }
     }
 }
