@@ -80,3 +80,20 @@ pub fn start() -> (String, Envelopes) {
     });
     (format!("http://public@{addr}/1"), envelopes)
 }
+
+/// A service reporting to a fresh endpoint: every root sampled, log lines kept in memory as
+/// JSON (`Obs::recent_logs`), `init`'s global subscriber installed or not.
+pub fn observed(service: &str, install_subscriber: bool) -> (teei_obs::Obs, Envelopes) {
+    let (dsn, envelopes) = start();
+    let obs = teei_obs::init(
+        teei_obs::Config::new(service)
+            .sampler(teei_obs::trace::Sampler::AlwaysOn)
+            .install_subscriber(install_subscriber)
+            .capture_logs(true)
+            .log_format(teei_obs::log::LogFormat::Json)
+            .sentry_dsn(&dsn)
+            .expect("the endpoint's DSN"),
+    )
+    .expect("init");
+    (obs, envelopes)
+}

@@ -93,6 +93,16 @@ async fn json(addr: std::net::SocketAddr, path: &str) -> Value {
     serde_json::from_str(&response.body).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// Fails if `seen` holds any secret of the corpus, or the check's credentials.
+fn assert_no_secret(seen: &str) {
+    assert!(!seen.contains("s3cr3t-value"), "a keyed secret leaks");
+    assert!(!seen.contains("hunter2pw"), "the health message leaks");
+    for (what, secret) in SECRET_VALUES {
+        // JSON escapes `/` nowhere, so a leaked value would appear verbatim.
+        assert!(!seen.contains(secret), "{what} leaks: {secret}");
+    }
+}
+
 fn config(name: &str) -> teei_obs::Config {
     teei_obs::Config::new(name)
         .install_subscriber(false)
@@ -271,12 +281,7 @@ fn no_secret_of_the_corpus_reaches_any_view() {
             seen.contains("keyed") && seen.contains("nested"),
             "the views hold the lines"
         );
-        assert!(!seen.contains("s3cr3t-value"), "a keyed secret leaks");
-        assert!(!seen.contains("hunter2pw"), "the health message leaks");
-        for (what, secret) in SECRET_VALUES {
-            // JSON escapes `/` nowhere, so a leaked value would appear verbatim.
-            assert!(!seen.contains(secret), "{what} leaks: {secret}");
-        }
+        assert_no_secret(&seen);
         assert!(seen.contains("[REDACTED"), "the redacted forms are there");
     });
 }
@@ -464,11 +469,7 @@ fn the_platform_console_receives_otlp_and_shows_its_peers_without_a_secret() {
         assert_eq!(services[0]["service"], "leaky");
         assert_eq!(services[1]["service"], "gone");
         assert_eq!(services[1]["status"], "unreachable");
-        assert!(!seen.contains("s3cr3t-value"), "a keyed secret leaks");
-        assert!(!seen.contains("hunter2pw"), "the health message leaks");
-        for (what, secret) in SECRET_VALUES {
-            assert!(!seen.contains(secret), "{what} leaks: {secret}");
-        }
+        assert_no_secret(&seen);
         // Not protobuf, or not OTLP: refused with a reason, nothing kept.
         let client = reqwest::Client::new();
         let wrong = client

@@ -6,8 +6,6 @@
 use std::time::Duration;
 
 use axum::routing::get;
-use teei_obs::log::LogFormat;
-use teei_obs::trace::Sampler;
 use teei_obs::traced;
 use teei_obs_tests::sentry_endpoint::{self, Envelopes};
 use teei_obs_tests::{Wiring, request_with_headers, serve};
@@ -28,17 +26,7 @@ async fn start() -> (teei_obs::Obs, Envelopes) {
             default(info);
         }
     }));
-    let (dsn, envelopes) = sentry_endpoint::start();
-    let obs = teei_obs::init(
-        teei_obs::Config::new("payments")
-            .sampler(Sampler::AlwaysOn)
-            .capture_logs(true)
-            .log_format(LogFormat::Json)
-            .sentry_dsn(&dsn)
-            .unwrap(),
-    )
-    .unwrap();
-    (obs, envelopes)
+    sentry_endpoint::observed("payments", true)
 }
 
 /// The error the payment path fails with: a type of its own over an I/O error.

@@ -8,8 +8,6 @@
 use std::time::Duration;
 
 use opentelemetry::trace::Status;
-use teei_obs::log::LogFormat;
-use teei_obs::trace::Sampler;
 use teei_obs::traced;
 use teei_obs_tests::Wiring;
 use teei_obs_tests::sentry_endpoint::{self, Envelopes};
@@ -18,20 +16,7 @@ static SETUP: std::sync::OnceLock<(teei_obs::Obs, Envelopes)> = std::sync::OnceL
 
 /// One Sentry client per process: the tests of this binary share it.
 fn setup() -> &'static (teei_obs::Obs, Envelopes) {
-    SETUP.get_or_init(|| {
-        let (dsn, envelopes) = sentry_endpoint::start();
-        let obs = teei_obs::init(
-            teei_obs::Config::new("orders")
-                .sampler(Sampler::AlwaysOn)
-                .install_subscriber(false)
-                .capture_logs(true)
-                .log_format(LogFormat::Json)
-                .sentry_dsn(&dsn)
-                .unwrap(),
-        )
-        .unwrap();
-        (obs, envelopes)
-    })
+    SETUP.get_or_init(|| sentry_endpoint::observed("orders", false))
 }
 
 #[derive(Debug)]

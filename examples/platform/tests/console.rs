@@ -128,6 +128,22 @@ async fn attr(element: &fantoccini::elements::Element, name: &str) -> String {
     element.attr(name).await.unwrap().unwrap_or_default()
 }
 
+/// The functions table on the page: calls by function name.
+async fn function_calls(browser: &Client) -> HashMap<String, u64> {
+    let mut calls = HashMap::new();
+    for row in browser
+        .find_all(Locator::Css("tr.function-row"))
+        .await
+        .unwrap()
+    {
+        calls.insert(
+            attr(&row, "data-function").await,
+            attr(&row, "data-calls").await.parse::<u64>().unwrap(),
+        );
+    }
+    calls
+}
+
 /// Polls the platform console until a trace matching `q` spans `services`.
 async fn wait_for_trace(console: u16, q: &str, services: &[&str]) -> serde_json::Value {
     let url = format!("http://127.0.0.1:{console}/obs/api/traces?q={q}");
@@ -346,33 +362,13 @@ async fn the_readme_request_is_one_waterfall_across_three_services_in_a_real_bro
     // A service's own console: the functions table with the platform's annotated functions.
     let profile_console = format!("http://{}/obs", platform.addr("unified-profile"));
     open(&browser, &format!("{profile_console}#/functions")).await;
-    let functions = browser
-        .find_all(Locator::Css("tr.function-row"))
-        .await
-        .unwrap();
-    let mut calls = HashMap::new();
-    for row in &functions {
-        calls.insert(
-            attr(row, "data-function").await,
-            attr(row, "data-calls").await.parse::<u64>().unwrap(),
-        );
-    }
+    let calls = function_calls(&browser).await;
     assert!(calls["load_profile"] >= 1, "{calls:?}");
     assert!(calls.contains_key("save_profile"), "{calls:?}");
     screenshot(&browser, "service-functions").await;
     // The platform console lists the functions of all seven, with calls where they ran.
     open(&browser, &format!("{console}#/functions")).await;
-    let functions = browser
-        .find_all(Locator::Css("tr.function-row"))
-        .await
-        .unwrap();
-    let mut platform_calls = HashMap::new();
-    for row in &functions {
-        platform_calls.insert(
-            attr(row, "data-function").await,
-            attr(row, "data-calls").await.parse::<u64>().unwrap(),
-        );
-    }
+    let platform_calls = function_calls(&browser).await;
     for name in ["forward", "load_profile", "on_event", "classify", "screen"] {
         assert!(
             platform_calls.contains_key(name),

@@ -4,6 +4,8 @@
 #![doc = include_str!("../../../docs/console.md")]
 
 mod api;
+mod functions;
+mod peers;
 pub(crate) use api::service_router;
 mod otlp;
 mod store;
@@ -38,7 +40,7 @@ struct Inner {
     limits: ConsoleLimits,
     traces: Mutex<TraceRing>,
     logs: Mutex<LogRing>,
-    rates: Mutex<api::RateWindow>,
+    rates: Mutex<functions::RateWindow>,
 }
 
 impl std::fmt::Debug for Console {
