@@ -103,6 +103,30 @@ fn assert_no_secret(seen: &str) {
     }
 }
 
+/// The page and every JSON view of the console at `addr`, each held trace included, as one
+/// text.
+async fn every_view(addr: std::net::SocketAddr) -> String {
+    let mut seen = String::new();
+    for path in [
+        "/obs",
+        "/obs/api/overview",
+        "/obs/api/health",
+        "/obs/api/functions",
+        "/obs/api/logs?limit=1000",
+    ] {
+        seen.push_str(&request(addr, "GET", path).await.unwrap().body);
+    }
+    let traces = json(addr, "/obs/api/traces?limit=1000").await;
+    let traces = traces["traces"].as_array().unwrap();
+    assert!(!traces.is_empty(), "the console holds traces");
+    for trace in traces {
+        let id = trace["trace_id"].as_str().unwrap();
+        let path = format!("/obs/api/traces/{id}");
+        seen.push_str(&request(addr, "GET", &path).await.unwrap().body);
+    }
+    seen
+}
+
 fn config(name: &str) -> teei_obs::Config {
     teei_obs::Config::new(name)
         .install_subscriber(false)
@@ -256,27 +280,7 @@ fn no_secret_of_the_corpus_reaches_any_view() {
         let response = request(addr, "GET", "/leak").await.unwrap();
         assert_eq!(response.status, 200);
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let mut seen = String::new();
-        for path in [
-            "/obs",
-            "/obs/api/overview",
-            "/obs/api/health",
-            "/obs/api/functions",
-            "/obs/api/logs?limit=1000",
-        ] {
-            seen.push_str(&request(addr, "GET", path).await.unwrap().body);
-        }
-        let traces = json(addr, "/obs/api/traces?limit=1000").await;
-        assert!(!traces["traces"].as_array().unwrap().is_empty());
-        for trace in traces["traces"].as_array().unwrap() {
-            let id = trace["trace_id"].as_str().unwrap();
-            seen.push_str(
-                &request(addr, "GET", &format!("/obs/api/traces/{id}"))
-                    .await
-                    .unwrap()
-                    .body,
-            );
-        }
+        let seen = every_view(addr).await;
         assert!(
             seen.contains("keyed") && seen.contains("nested"),
             "the views hold the lines"
@@ -432,35 +436,18 @@ fn the_platform_console_receives_otlp_and_shows_its_peers_without_a_secret() {
         // No `flush` here: it would block the one thread the console answers on. The
         // export interval is 50 ms. The spans cross over OTLP: the platform holds the service's trace.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let traces = loop {
+        loop {
             let traces = json(console_addr, "/obs/api/traces?service=leaky").await;
             if !traces["traces"].as_array().unwrap().is_empty() {
-                break traces;
+                break;
             }
             assert!(
                 std::time::Instant::now() < deadline,
                 "no span arrived over OTLP"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let mut seen = String::new();
-        for path in [
-            "/obs",
-            "/obs/api/overview",
-            "/obs/api/health",
-            "/obs/api/functions",
-            "/obs/api/logs?limit=1000",
-        ] {
-            seen.push_str(&request(console_addr, "GET", path).await.unwrap().body);
         }
-        for trace in traces["traces"].as_array().unwrap() {
-            let id = trace["trace_id"].as_str().unwrap();
-            let body = request(console_addr, "GET", &format!("/obs/api/traces/{id}"))
-                .await
-                .unwrap()
-                .body;
-            seen.push_str(&body);
-        }
+        let seen = every_view(console_addr).await;
         assert!(seen.contains("carry"), "the spans are there");
         assert!(seen.contains("nested"), "the peer's log lines are there");
         let health = json(console_addr, "/obs/api/health").await;
