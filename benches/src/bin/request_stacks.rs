@@ -1,0 +1,93 @@
+//! `request_stacks bare|teei|peers PORT`: one hello-world handler behind one request stack,
+//! on 127.0.0.1:PORT, each stack in a process of its own so that its CPU time can be read
+//! from `/proc/<pid>/stat` (`benches/request_stacks.sh` runs wrk against the three):
+//!
+//! - `bare`: the handler alone;
+//! - `teei`: teei-obs's request layer — HTTP metrics, correlation ID, W3C trace context,
+//!   a server span at 10 % head sampling (sampled spans dropped, not exported);
+//! - `peers`: what a user would assemble instead — `tower-http`'s `TraceLayer` with
+//!   `tracing-opentelemetry` at 10 % sampling (sampled spans handed to a batch processor
+//!   whose exporter drops them), `axum-prometheus`'s HTTP metrics, and `tower-http`'s
+//!   request IDs (set and propagated).
+//!
+//! Stops after 600 s.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// An exporter that drops what it is given: the peer stack pays for sampling and batching,
+/// not for a network, as teei-obs's does here.
+#[derive(Debug)]
+struct Dropping;
+
+impl SpanExporter for Dropping {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
+fn hello() -> Router {
+    Router::new().route("/", get(|| async { "hello" }))
+}
+
+fn peers() -> Router {
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))))
+        .with_span_processor(BatchSpanProcessor::builder(Dropping).build())
+        .build();
+    let tracer = provider.tracer("request_stacks");
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer));
+    tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+    std::mem::forget(provider);
+    let (metrics, handle) = axum_prometheus::PrometheusMetricLayer::pair();
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    hello()
+        .route("/metrics", get(move || async move { handle.render() }))
+        .layer(metrics)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(tower_http::request_id::SetRequestIdLayer::new(
+            request_id,
+            tower_http::request_id::MakeRequestUuid,
+        ))
+}
+
+fn teei() -> Router {
+    let obs = teei_obs::init(
+        teei_obs::Config::new("stacks")
+            .environment("production") // 10 % head sampling, no console
+            .log_filter("info")
+            .trace_export(teei_obs::config::TraceExport::None),
+    )
+    .expect("init");
+    let app = hello().layer(obs.layer());
+    app.merge(obs.router())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: request_stacks bare|teei|peers PORT";
+    let stack = args.next().ok_or(usage)?;
+    let port: u16 = args.next().ok_or(usage)?.parse()?;
+    let app = match stack.as_str() {
+        "bare" => hello(),
+        "teei" => teei(),
+        "peers" => peers(),
+        _ => return Err(usage.into()),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(tokio::time::sleep(Duration::from_secs(600)))
+        .await?;
+    Ok(())
+}
