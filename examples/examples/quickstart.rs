@@ -110,7 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // one per `#[traced(err)]` level it passes.
     let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let failures = failed.clone();
-    tokio::spawn(async move {
+    let orders_loop = tokio::spawn(async move {
         for i in 0u32.. {
             let quantity = 1 + (i * 7) % 9;
             if let Err(error) = place_order(&mut *shop.lock().await, quantity).await {
@@ -152,6 +152,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     axum::serve(listener, obs.router().merge(orders))
         .with_graceful_shutdown(stop)
         .await?;
+    // The loop stops before its count is read: no failure is logged after it.
+    orders_loop.abort();
+    let _ = orders_loop.await;
     let spans = obs.recent_spans();
     println!(
         "quickstart: stopped; {} orders failed; {} spans in memory, the last:",

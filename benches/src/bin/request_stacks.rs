@@ -10,6 +10,12 @@
 //!   whose exporter drops them), `axum-prometheus`'s HTTP metrics, and `tower-http`'s
 //!   request IDs (set and propagated).
 //!
+//! For `benches/memory_load.sh` also:
+//!
+//! - `teei-otlp PORT ENDPOINT`: teei-obs's layer at 100 % sampling, exporting over
+//!   OTLP/HTTP to `ENDPOINT` (a dead port, or the receiver below);
+//! - `receiver PORT`: an OTLP/HTTP receiver (teei-obs's platform console, bounded).
+//!
 //! Stops after 600 s.
 
 use std::time::Duration;
@@ -73,16 +79,44 @@ fn teei() -> Router {
     app.merge(obs.router())
 }
 
+fn teei_otlp(endpoint: &str) -> Router {
+    let obs = teei_obs::init(
+        teei_obs::Config::new("stacks")
+            .environment("production")
+            .console(false)
+            .log_filter("warn")
+            .sampler(teei_obs::trace::Sampler::AlwaysOn)
+            .trace_export(teei_obs::config::TraceExport::Otlp {
+                endpoint: format!("{endpoint}/v1/traces"),
+                protocol: teei_obs::config::Protocol::HttpProtobuf,
+            }),
+    )
+    .expect("init");
+    let app = hello().layer(obs.layer());
+    app.merge(obs.router())
+}
+
+fn receiver() -> Router {
+    teei_obs::console::Console::platform(
+        teei_obs::redact::Redactor::default(),
+        teei_obs::console::ConsoleLimits::default(),
+        Vec::new(),
+    )
+    .router()
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: request_stacks bare|teei|peers PORT";
+    let usage = "usage: request_stacks bare|teei|peers|receiver PORT, or teei-otlp PORT ENDPOINT";
     let stack = args.next().ok_or(usage)?;
     let port: u16 = args.next().ok_or(usage)?.parse()?;
     let app = match stack.as_str() {
         "bare" => hello(),
         "teei" => teei(),
         "peers" => peers(),
+        "receiver" => receiver(),
+        "teei-otlp" => teei_otlp(&args.next().ok_or(usage)?),
         _ => return Err(usage.into()),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
