@@ -219,9 +219,15 @@ fn matches(trace_id: &str, trace: &StoredTrace, needle: &str) -> bool {
         || trace.spans.iter().any(|span| {
             has(&span.name)
                 || has(&span.service)
-                || ["correlation.id", "http.route", "url.path", "code.namespace"]
-                    .iter()
-                    .any(|key| span.attribute(key).is_some_and(has))
+                || [
+                    "correlation.id",
+                    "http.route",
+                    "url.path",
+                    "http.response.status_code",
+                    "code.namespace",
+                ]
+                .iter()
+                .any(|key| span.attribute(key).is_some_and(has))
         })
 }
 
