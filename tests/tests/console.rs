@@ -200,7 +200,10 @@ fn a_service_console_shows_health_functions_traces_and_logs() {
             "{function}"
         );
         let by_status = json(addr, "/obs/api/traces?q=409").await;
-        assert_eq!(by_status["traces"][0]["correlation_id"], "console-2", "{by_status}");
+        assert_eq!(
+            by_status["traces"][0]["correlation_id"], "console-2",
+            "{by_status}"
+        );
         let errors = json(addr, "/obs/api/traces?status=error").await;
         let failed_trace = &errors["traces"][0];
         assert_eq!(failed_trace["correlation_id"], "console-2", "{errors}");
