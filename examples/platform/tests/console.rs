@@ -369,6 +369,7 @@ async fn the_readme_request_is_one_waterfall_across_three_services_in_a_real_bro
     // The platform console lists the functions of all seven, with calls where they ran.
     open(&browser, &format!("{console}#/functions")).await;
     let platform_calls = function_calls(&browser).await;
+    screenshot(&browser, "platform-functions").await;
     for name in ["forward", "load_profile", "on_event", "classify", "screen"] {
         assert!(
             platform_calls.contains_key(name),
