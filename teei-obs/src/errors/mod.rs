@@ -147,7 +147,10 @@ where
         }
         let span_fields = crate::trace::scope_fields(event, &ctx);
         let mut prepared = crate::trace::prepare(&self.redactor, event, &span_fields);
-        prepared.span_names = crate::trace::scope_names(event, &ctx);
+        if prepared.level == tracing::Level::ERROR {
+            // Only an ERROR event becomes a Sentry event, which names its spans.
+            prepared.span_names = crate::trace::scope_names(event, &ctx);
+        }
         observe(&prepared, self.registry.trace_ids(event, &ctx));
     }
 }

@@ -295,12 +295,17 @@ impl Fast {
             // The fields of the logged spans entered on this thread, outermost first, and
             // of an explicit parent that is not entered (an event emitted as a span closes).
             let mut span_fields = Vec::new();
+            // Span names only for what can become a Sentry event: no allocation per line.
+            #[cfg(feature = "sentry")]
+            let wants_names = *metadata.level() == tracing::Level::ERROR;
             #[cfg(feature = "sentry")]
             let mut span_names = Vec::new();
             let mut add = |id: &Id| {
                 if let Some(slot) = self.slot(id) {
                     #[cfg(feature = "sentry")]
-                    span_names.push(slot.metadata.name());
+                    if wants_names {
+                        span_names.push(slot.metadata.name());
+                    }
                     if slot.logged {
                         span_fields
                             .extend(slot.fields.lock().unwrap_or_else(|e| e.into_inner()).json());
