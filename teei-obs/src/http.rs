@@ -715,32 +715,44 @@ where
             };
             crate::errors::request_hub(ids, &shared.service)
         });
-        // The span's parent is the remote caller, so it is created in the request's context;
-        // the inner call too, as it may start work right away.
+        // A request the sampler drops gets no `tracing` span: its context carries the server
+        // span's IDs and fields for its children and log lines. Others get the span, whose
+        // parent is the remote caller, so it is created in the request's context; the inner
+        // call too, as it may start work right away.
+        let plan = crate::trace::plan_server_span(context.parent.as_ref(), module_path!());
         let mut context = Some(context);
-        let scope = ThreadContext::enter(&mut context);
-        let span = tracing::info_span!(
-            parent: None,
-            "HTTP request",
-            otel.name = %format_args!("{method_label} {route}"),
-            otel.kind = "server",
-            http.request.method = method_label,
-            http.route = route,
-            url.path = request.uri().path(),
-            // Required by the HTTP semantic conventions; a server sees `http` unless a
-            // proxy in front terminated TLS, which the URI then says.
-            url.scheme = request.uri().scheme_str().unwrap_or("http"),
-            http.response.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            otel.status_description = tracing::field::Empty,
-        );
+        let (span, otel) = match plan {
+            crate::trace::ServerSpan::Unrecorded { span, logged } => {
+                let otel = shared
+                    .opentelemetry_api
+                    .then(|| crate::trace::otel_context_of_parent(&span));
+                if let Some(context) = &mut context {
+                    context.server = Some(crate::trace::UnrecordedServer {
+                        span,
+                        logged,
+                        method: method_label,
+                        route: matched,
+                        uri: request.uri().clone(),
+                    });
+                }
+                (tracing::Span::none(), otel)
+            }
+            crate::trace::ServerSpan::Recorded => {
+                let _scope = ThreadContext::enter(&mut context);
+                let span = server_span(method_label, route, request.uri());
+                // The trace ID a sampled root was decided for is taken by now (or unused).
+                crate::trace::preset_root_trace_id(0);
+                // OpenTelemetry-API instrumentation in the handler sees the span as current.
+                let otel = shared
+                    .opentelemetry_api
+                    .then(|| crate::trace::otel_context_of(&span))
+                    .flatten();
+                (span, otel)
+            }
+        };
         #[cfg(not(feature = "sentry"))]
         let hub = NoHub;
-        // OpenTelemetry-API instrumentation in the handler sees the server span as current.
-        let otel = shared
-            .opentelemetry_api
-            .then(|| crate::trace::otel_context_of(&span))
-            .flatten();
+        let scope = ThreadContext::enter(&mut context);
         let inner = {
             let _entered = span.enter();
             let _otel = otel.clone().map(opentelemetry::Context::attach);
@@ -758,6 +770,25 @@ where
             correlation,
         }
     }
+}
+
+/// The recorded server span of a request.
+fn server_span(method: &'static str, route: &str, uri: &axum::http::Uri) -> tracing::Span {
+    tracing::info_span!(
+        parent: None,
+        "HTTP request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = method,
+        http.route = route,
+        url.path = uri.path(),
+        // Required by the HTTP semantic conventions; a server sees `http` unless a proxy in
+        // front terminated TLS, which the URI then says.
+        url.scheme = uri.scheme_str().unwrap_or("http"),
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    )
 }
 
 /// The request's own Sentry hub, if error tracking is on.

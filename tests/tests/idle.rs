@@ -3,7 +3,9 @@
 //! wakes fewer than 50 times a second and uses well under 1 % of a core while nothing
 //! happens. Measured from `/proc` (every thread's context switches, the process's CPU
 //! time) over 5 s, after a second to settle; run in release by `scripts/test`, and it
-//! prints what it measured.
+//! prints what it measured. The export thread sleeps with no timer while nothing is
+//! pending, so the span that ends the idle spell must wake it and still be exported
+//! within the export interval.
 
 use std::time::{Duration, Instant};
 
@@ -50,10 +52,12 @@ fn cpu_ticks() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_service_wakes_fewer_than_50_times_a_second() {
     let receiver = free_port();
-    let _received = http_receiver(receiver).await;
+    let received = http_receiver(receiver).await;
     let obs = teei_obs::init(
         teei_obs::Config::new("idle")
             .install_subscriber(false)
+            .sampler(teei_obs::trace::Sampler::AlwaysOn)
+            .export_interval(Duration::from_millis(500))
             .trace_export(TraceExport::Otlp {
                 endpoint: format!("http://{receiver}/v1/traces"),
                 protocol: Protocol::HttpProtobuf,
@@ -72,5 +76,22 @@ async fn an_idle_service_wakes_fewer_than_50_times_a_second() {
     println!("idle service: {wakeups:.1} wake-ups/s, {cpu:.3} % of a core over {seconds:.1} s");
     assert!(wakeups < 50.0, "{wakeups:.1} wake-ups a second while idle");
     assert!(cpu < 1.0, "{cpu:.3} % of a core while idle");
+
+    // The first span after idling wakes the export thread: exported within the interval
+    // (500 ms) and some slack, not after the idle sleep's 60 s bound.
+    let sent = Instant::now();
+    tracing::subscriber::with_default(obs.subscriber(), || {
+        let _span = tracing::info_span!("after idle").entered();
+    });
+    let spans = received
+        .wait_for(Duration::from_secs(5), |spans| {
+            spans.iter().any(|span| span.span.name == "after idle")
+        })
+        .await;
+    assert!(
+        spans.iter().any(|span| span.span.name == "after idle"),
+        "the span after the idle spell was not exported within 5 s"
+    );
+    println!("first span after idling exported in {:?}", sent.elapsed());
     obs.shutdown().unwrap();
 }

@@ -94,6 +94,45 @@ pub struct RequestContext {
     pub(crate) baggage: Arc<[(String, String)]>,
     /// Where a message came from and what it is, for its Sentry hub's tags.
     pub(crate) message: Option<Arc<MessageMeta>>,
+    /// The request's server span when the sampler dropped it: never a `tracing` span, yet
+    /// its children, log lines and outgoing calls continue it.
+    pub(crate) server: Option<UnrecordedServer>,
+}
+
+/// A server span the sampler dropped, kept as what its children and log lines need of it:
+/// its trace context and the request's fields. The request layer keeps such requests out
+/// of the span machinery (no slot, no field buffer, no enter and exit per poll).
+#[derive(Clone, Debug)]
+pub(crate) struct UnrecordedServer {
+    /// Its trace context: its own span ID, never sampled.
+    pub(crate) span: TraceParent,
+    /// Whether the log filter lets the span through, so that lines carry its fields.
+    pub(crate) logged: bool,
+    pub(crate) method: &'static str,
+    /// The matched route template, `None` for `unmatched`.
+    pub(crate) route: Option<axum::extract::MatchedPath>,
+    pub(crate) uri: http::Uri,
+}
+
+impl UnrecordedServer {
+    /// The span's name, as the recorded server span has it.
+    pub(crate) const NAME: &'static str = "HTTP request";
+
+    /// The fields a recorded server span would give a log line, in its order.
+    pub(crate) fn fields(&self) -> [(&'static str, serde_json::Value); 4] {
+        [
+            ("http.request.method", self.method.into()),
+            (
+                "http.route",
+                self.route
+                    .as_ref()
+                    .map_or("unmatched", |r| r.as_str())
+                    .into(),
+            ),
+            ("url.path", self.uri.path().into()),
+            ("url.scheme", self.uri.scheme_str().unwrap_or("http").into()),
+        ]
+    }
 }
 
 /// A message's destination (subject, topic) and event type.
@@ -122,6 +161,7 @@ impl RequestContext {
             causation_id: None,
             baggage: Arc::new([]),
             message: None,
+            server: None,
         }
     }
 
@@ -285,7 +325,19 @@ pub(crate) fn request_ids() -> (Option<Arc<str>>, Option<Arc<str>>) {
         .unwrap_or((None, None))
 }
 
-/// The remote parent for a root span created now, if a scope provides one.
+/// Runs `f` on the unrecorded server span of the running request, if it has one.
+pub(crate) fn with_unrecorded_server<R>(f: impl FnOnce(&UnrecordedServer) -> R) -> Option<R> {
+    let mut f = Some(f);
+    let mut apply =
+        |context: &RequestContext| context.server.as_ref().zip(f.take()).map(|(s, f)| f(s));
+    match TASK_CONTEXT.try_with(|context| apply(context)) {
+        Ok(done) => done,
+        Err(_) => THREAD_CONTEXT.with(|current| current.borrow().as_ref().and_then(apply)),
+    }
+}
+
+/// The remote parent for a root span created now, if a scope provides one: the request's
+/// unrecorded server span, else the caller's span.
 pub(crate) fn remote_parent() -> Option<TraceParent> {
     if SUPPRESSED.with(Cell::get) {
         // A span that is never sampled, so its children are not either.
@@ -297,12 +349,24 @@ pub(crate) fn remote_parent() -> Option<TraceParent> {
         });
     }
     TASK_CONTEXT
-        .try_with(|context| context.parent.clone())
+        .try_with(RequestContext::trace_parent)
         .ok()
         .or_else(|| {
-            THREAD_CONTEXT.with(|current| current.borrow().as_ref().map(|c| c.parent.clone()))
+            THREAD_CONTEXT
+                .with(|current| current.borrow().as_ref().map(RequestContext::trace_parent))
         })
         .flatten()
+}
+
+impl RequestContext {
+    /// What work of this context continues: the unrecorded server span, else the remote
+    /// parent.
+    pub(crate) fn trace_parent(&self) -> Option<TraceParent> {
+        match &self.server {
+            Some(server) => Some(server.span.clone()),
+            None => self.parent.clone(),
+        }
+    }
 }
 
 /// Marks this thread as one whose spans are never exported.

@@ -7,7 +7,7 @@
 //! runtime nor deadlocks a current-thread runtime at shutdown.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -88,8 +88,8 @@ enum Sink {
         control: Mutex<mpsc::Sender<Control>>,
         /// The export thread, to unpark when a batch is full or control is asked for.
         thread: std::thread::Thread,
-        /// Whether it is parked (so a hand-over unparks it only then).
-        parked: Arc<AtomicBool>,
+        /// Whether it is parked, and how (so a hand-over unparks it only when needed).
+        parked: Arc<AtomicU8>,
         max_batch: i64,
     },
     Memory(Mutex<VecDeque<SpanData>>, usize),
@@ -178,7 +178,7 @@ impl Pipeline {
         let thread_metrics = metrics.clone();
         let tap = SpanTap::default();
         let thread_tap = tap.clone();
-        let parked = Arc::new(AtomicBool::new(false));
+        let parked = Arc::new(AtomicU8::new(AWAKE));
         let thread_parked = parked.clone();
         let thread = std::thread::Builder::new()
             .name("teei-obs-export".into())
@@ -253,10 +253,25 @@ impl Pipeline {
             } => match spans.try_send(span) {
                 Ok(()) => {
                     self.metrics.queued.inc();
-                    // The thread sleeps until its timer; a full batch wakes it early. No
-                    // wake-up per span: a load of a flag that is rarely written.
-                    if parked.load(Ordering::Relaxed) && self.metrics.queued.get() >= *max_batch {
-                        thread.unpark();
+                    // The thread sleeps until its timer; a full batch wakes it early, and
+                    // the first span after it went idle (no timer then). No wake-up per
+                    // span: a load of a flag that is rarely written.
+                    match parked.load(Ordering::Relaxed) {
+                        // One hand-over wins the wake-up; the rest see it awake.
+                        PARKED_IDLE
+                            if parked
+                                .compare_exchange(
+                                    PARKED_IDLE,
+                                    AWAKE,
+                                    Ordering::SeqCst,
+                                    Ordering::Relaxed,
+                                )
+                                .is_ok() =>
+                        {
+                            thread.unpark();
+                        }
+                        PARKED_TIMED if self.metrics.queued.get() >= *max_batch => thread.unpark(),
+                        _ => {}
                     }
                 }
                 Err(TrySendError::Full(_)) => self.metrics.drop_spans("queue_full", 1),
@@ -354,12 +369,48 @@ impl Pipeline {
     }
 }
 
+/// The export thread is running.
+const AWAKE: u8 = 0;
+/// It sleeps until its batch timer: a full batch wakes it early.
+const PARKED_TIMED: u8 = 1;
+/// Nothing is pending: it sleeps with no timer, and the next span wakes it.
+const PARKED_IDLE: u8 = 2;
+/// How long an idle export thread sleeps at most: only a wake-up lost to a race with a
+/// hand-over (the flag and the queue count are read apart) makes it matter.
+const IDLE_SLEEP: Duration = Duration::from_secs(60);
+
+/// Sleeps until the batch timer, a full batch or a control message (both unpark) when
+/// spans are pending; with none pending, until the next span arrives (which unparks) or a
+/// control message, and the batch timer then starts from that span. The flag is set
+/// before the queue is looked at again, so a span handed over in between is seen.
+fn sleep(
+    parked: &AtomicU8,
+    metrics: &PipelineMetrics,
+    settings: &QueueSettings,
+    deadline: &mut Instant,
+) {
+    let max_batch = i64::try_from(settings.max_batch).unwrap_or(i64::MAX);
+    if metrics.queued.get() == 0 {
+        parked.store(PARKED_IDLE, Ordering::SeqCst);
+        if metrics.queued.get() == 0 {
+            std::thread::park_timeout(IDLE_SLEEP);
+        }
+        *deadline = Instant::now() + settings.delay;
+    } else {
+        parked.store(PARKED_TIMED, Ordering::SeqCst);
+        if metrics.queued.get() < max_batch {
+            std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+    }
+    parked.store(AWAKE, Ordering::SeqCst);
+}
+
 /// What the export thread shares with the pipeline besides the queue.
 struct Hooks {
     /// The console's view of every exported batch.
     tap: SpanTap,
-    /// Set while the thread sleeps, so that a full batch wakes it.
-    parked: Arc<AtomicBool>,
+    /// How the thread sleeps, so that a full batch, or the first span after idling, wakes it.
+    parked: Arc<AtomicU8>,
 }
 
 fn export_loop<E: SpanExporter>(
@@ -473,15 +524,7 @@ fn export_loop<E: SpanExporter>(
             deadline = Instant::now() + settings.delay;
         }
         if taken < settings.max_batch {
-            // Idle or light load: sleep until the batch timer, a full batch or a control
-            // message (both unpark). The flag is set before the queue is looked at again,
-            // so a batch filled in between is seen; a wake-up missed anyway costs at most
-            // this one interval, as the timer still fires.
-            parked.store(true, Ordering::SeqCst);
-            if metrics.queued.get() < i64::try_from(settings.max_batch).unwrap_or(i64::MAX) {
-                std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
-            }
-            parked.store(false, Ordering::SeqCst);
+            sleep(parked, metrics, &settings, &mut deadline);
         }
     }
 }

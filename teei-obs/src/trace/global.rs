@@ -111,6 +111,10 @@ pub(crate) fn install_tracer_provider(
 /// The OpenTelemetry `Context` of `span` (a teei-obs span, sampled or not), to make current
 /// while work of that span runs; `None` when no teei-obs subscriber or layer records it.
 pub(crate) fn context_of(span: &tracing::Span) -> Option<Context> {
-    let parent = super::subscriber::parent_of_span(span)?;
-    Some(Context::new().with_remote_span_context(parent.local_span_context()))
+    super::subscriber::parent_of_span(span).map(|parent| context_of_parent(&parent))
+}
+
+/// The OpenTelemetry `Context` of a span of this process with trace context `span`.
+pub(crate) fn context_of_parent(span: &super::context::TraceParent) -> Context {
+    Context::new().with_remote_span_context(span.local_span_context())
 }

@@ -5,6 +5,9 @@ use std::hash::{BuildHasher, Hasher};
 
 thread_local! {
     static STATE: Cell<u64> = Cell::new(seed());
+    // The trace ID the next root span takes, when a sampling decision was made for it
+    // before the span existed (0: none).
+    static NEXT_ROOT: Cell<u128> = const { Cell::new(0) };
 }
 
 /// A per-thread seed: `RandomState` keys are random per thread and per call.
@@ -49,6 +52,21 @@ pub(crate) fn trace_id() -> u128 {
     }
 }
 
+/// Makes the next root span on this thread take `id` as its trace ID (0 clears it): the
+/// request layer samples a request before it makes its span, and the span must keep the
+/// trace ID that decision was made for.
+pub(crate) fn preset_root_trace_id(id: u128) {
+    NEXT_ROOT.with(|next| next.set(id));
+}
+
+/// The trace ID of a new root span: the preset one if there is one, else a new one.
+pub(crate) fn root_trace_id() -> u128 {
+    match NEXT_ROOT.with(|next| next.replace(0)) {
+        0 => trace_id(),
+        id => id,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +77,16 @@ mod tests {
         assert_eq!(ids.len(), 10_000);
         assert!(!ids.contains(&0));
         assert_ne!(trace_id(), trace_id());
+    }
+
+    #[test]
+    fn a_preset_root_trace_id_is_taken_once() {
+        preset_root_trace_id(42);
+        assert_eq!(root_trace_id(), 42);
+        assert_ne!(root_trace_id(), 42);
+        preset_root_trace_id(7);
+        preset_root_trace_id(0);
+        assert_ne!(root_trace_id(), 7);
     }
 
     #[test]

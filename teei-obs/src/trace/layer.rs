@@ -101,6 +101,11 @@ impl Core {
     /// The state of a new span: its parent is `local_parent`, else the remote parent of
     /// the current request scope, else none (a new trace).
     #[inline]
+    /// Whether the sampler records a span of trace `trace_id` under a parent sampled or not.
+    pub(crate) fn should_sample(&self, trace_id: u128, parent_sampled: Option<bool>) -> bool {
+        self.sampler.should_sample(trace_id, parent_sampled)
+    }
+
     pub(crate) fn start(
         &self,
         attrs: &Attributes<'_>,
@@ -114,7 +119,9 @@ impl Core {
                 None => (None, false),
             },
         };
-        let trace_id = parent.as_ref().map_or_else(ids::trace_id, |p| p.trace_id);
+        let trace_id = parent
+            .as_ref()
+            .map_or_else(ids::root_trace_id, |p| p.trace_id);
         let sampled = self
             .sampler
             .should_sample(trace_id, parent.as_ref().map(|p| p.sampled));

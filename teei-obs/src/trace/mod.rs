@@ -30,8 +30,12 @@ pub(crate) use fields::{
 mod filter;
 pub(crate) use filter::{Filters, max_level};
 mod global;
-pub(crate) use global::{context_of as otel_context_of, install_tracer_provider};
+pub(crate) use global::{
+    context_of as otel_context_of, context_of_parent as otel_context_of_parent,
+    install_tracer_provider,
+};
 mod ids;
+pub(crate) use ids::preset_root_trace_id;
 mod layer;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
@@ -43,10 +47,11 @@ pub(crate) use panics::{PANIC_TARGET, install_panic_hook};
 pub use panics::{PanicMark, PanicMarked};
 mod propagation;
 pub mod reports;
-pub(crate) use context::swap_thread_context;
+pub(crate) use context::{UnrecordedServer, swap_thread_context};
 pub(crate) use propagation::correlation_header;
 mod sampler;
 mod subscriber;
+pub(crate) use subscriber::{ServerSpan, plan_server_span};
 
 #[cfg(feature = "sentry")]
 pub(crate) use context::remote_parent;

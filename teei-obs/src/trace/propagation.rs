@@ -118,6 +118,7 @@ impl RequestContext {
             causation_id,
             baggage,
             message: None,
+            server: None,
         }
     }
 }
@@ -246,7 +247,7 @@ fn b3_parent(carrier: &dyn Extractor) -> Option<TraceParent> {
 /// The trace context to send onward: the current span's, else the remote parent's.
 fn outgoing_parent() -> Option<TraceParent> {
     super::subscriber::parent_of_span(&tracing::Span::current())
-        .or_else(|| current().and_then(|context| context.parent))
+        .or_else(|| current().and_then(|context| context.trace_parent()))
 }
 
 /// Writes the current trace context, baggage, correlation and causation IDs into

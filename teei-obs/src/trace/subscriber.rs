@@ -188,7 +188,55 @@ struct Fast {
     sentry_capture: Option<SentryStore>,
 }
 
+/// What the request layer makes of a request's server span, decided before the span is.
+#[derive(Debug)]
+pub(crate) enum ServerSpan {
+    /// The sampler drops it: no `tracing` span at all, only this trace context, and whether
+    /// log lines carry the request's fields (the log filter lets the span through).
+    Unrecorded { span: TraceParent, logged: bool },
+    /// A `tracing` span like any other: sampled, filtered out of traces, or under a
+    /// subscriber other than teei-obs's fast one (layers of the user's may want the span).
+    Recorded,
+}
+
+/// Decides the server span of a request whose remote parent is `remote`, for a span of
+/// `target` at INFO. A sampled root keeps the trace ID its decision was made for (the next
+/// root span on this thread takes it: make the span right after, then clear it with
+/// `ids::preset_root_trace_id(0)`).
+pub(crate) fn plan_server_span(remote: Option<&TraceParent>, target: &str) -> ServerSpan {
+    tracing::dispatcher::get_default(|dispatch| match dispatch.downcast_ref::<TeeiSubscriber>() {
+        Some(TeeiSubscriber(Inner::Fast(fast))) => fast.plan_server_span(remote, target),
+        _ => ServerSpan::Recorded,
+    })
+}
+
 impl Fast {
+    fn plan_server_span(&self, remote: Option<&TraceParent>, target: &str) -> ServerSpan {
+        let level = tracing::Level::INFO;
+        if !self.traces_filter.would_enable(target, &level) {
+            return ServerSpan::Recorded;
+        }
+        let trace_id = remote.map_or_else(super::ids::trace_id, |p| p.trace_id);
+        if self
+            .core
+            .should_sample(trace_id, remote.map(|parent| parent.sampled))
+        {
+            if remote.is_none() {
+                super::ids::preset_root_trace_id(trace_id);
+            }
+            return ServerSpan::Recorded;
+        }
+        ServerSpan::Unrecorded {
+            span: TraceParent {
+                trace_id,
+                span_id: super::ids::span_id(),
+                sampled: false,
+                trace_state: remote.and_then(|parent| parent.trace_state.clone()),
+            },
+            logged: self.log_filter.would_enable(target, &level),
+        }
+    }
+
     fn slot(&self, id: &Id) -> Option<sharded_slab::Entry<'_, Slot, SlabConfig>> {
         usize::try_from(slab_key(id))
             .ok()
@@ -300,6 +348,18 @@ impl Fast {
             let wants_names = *metadata.level() == tracing::Level::ERROR;
             #[cfg(feature = "sentry")]
             let mut span_names = Vec::new();
+            // A request whose server span was not recorded: outermost, as that span would be.
+            let server = super::context::with_unrecorded_server(|server| {
+                #[cfg(feature = "sentry")]
+                if wants_names {
+                    span_names.push(super::context::UnrecordedServer::NAME);
+                }
+                if server.logged {
+                    span_fields.extend(server.fields());
+                }
+                (server.span.trace_id, server.span.span_id)
+            });
+            let header = header.or(server);
             let mut add = |id: &Id| {
                 if let Some(slot) = self.slot(id) {
                     #[cfg(feature = "sentry")]
