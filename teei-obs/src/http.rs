@@ -421,7 +421,11 @@ impl HttpMetrics {
     ) -> std::sync::Arc<RouteMetrics> {
         use std::cell::RefCell;
         use std::collections::HashMap;
-        type Routes = HashMap<Box<str>, [Option<std::sync::Arc<RouteMetrics>>; METHODS]>;
+        type Routes = HashMap<
+            Box<str>,
+            [Option<std::sync::Arc<RouteMetrics>>; METHODS],
+            std::hash::BuildHasherDefault<RouteHasher>,
+        >;
         thread_local! {
             // Per `HttpMetrics` (a process may run several services in tests): its routes.
             static CACHE: RefCell<Vec<(std::sync::Weak<HttpMetrics>, Routes)>> =
@@ -438,7 +442,7 @@ impl HttpMetrics {
                     // A new owner: forget the routes of those that are gone (not on every
                     // request — this is the request path).
                     cache.retain(|(owner, _)| owner.strong_count() > 0);
-                    cache.push((std::sync::Arc::downgrade(self), HashMap::new()));
+                    cache.push((std::sync::Arc::downgrade(self), HashMap::default()));
                     cache.len() - 1
                 }
             };
@@ -469,6 +473,28 @@ impl HttpMetrics {
             routes.entry(route.into()).or_default()[index] = Some(handles.clone());
             handles
         })
+    }
+}
+
+/// The route cache's hasher: its keys are the route templates of the service's own router
+/// (`unmatched` for anything else), never text a client chooses, so they need no defence
+/// against chosen collisions — and SipHash cost about 300 instructions a request (callgrind,
+/// docs/performance.md). A word at a time, multiply and rotate (FxHash's step).
+#[derive(Default)]
+struct RouteHasher(u64);
+
+impl std::hash::Hasher for RouteHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -732,7 +758,11 @@ where
                         logged,
                         method: method_label,
                         route: matched,
-                        uri: request.uri().clone(),
+                        path: request.uri().path_and_query().cloned(),
+                        scheme: match request.uri().scheme() {
+                            Some(scheme) if *scheme == axum::http::uri::Scheme::HTTPS => "https",
+                            _ => "http",
+                        },
                     });
                 }
                 (tracing::Span::none(), otel)

@@ -72,7 +72,8 @@ fn teei() -> Router {
         teei_obs::Config::new("stacks")
             .environment("production") // 10 % head sampling, no console
             .log_filter("info")
-            .trace_export(teei_obs::config::TraceExport::None),
+            .trace_export(teei_obs::config::TraceExport::None)
+            .opentelemetry_api(std::env::var_os("NO_OTEL_API").is_none()),
     )
     .expect("init");
     let app = hello().layer(obs.layer());

@@ -91,7 +91,8 @@ pub struct RequestContext {
     pub(crate) parent: Option<TraceParent>,
     pub(crate) correlation_id: Arc<str>,
     pub(crate) causation_id: Option<Arc<str>>,
-    pub(crate) baggage: Arc<[(String, String)]>,
+    /// `None` when none came along (most requests: no allocation for them).
+    pub(crate) baggage: Option<Arc<[(String, String)]>>,
     /// Where a message came from and what it is, for its Sentry hub's tags.
     pub(crate) message: Option<Arc<MessageMeta>>,
     /// The request's server span when the sampler dropped it: never a `tracing` span, yet
@@ -111,7 +112,10 @@ pub(crate) struct UnrecordedServer {
     pub(crate) method: &'static str,
     /// The matched route template, `None` for `unmatched`.
     pub(crate) route: Option<axum::extract::MatchedPath>,
-    pub(crate) uri: http::Uri,
+    /// The request target's path (and query, not shown).
+    pub(crate) path: Option<http::uri::PathAndQuery>,
+    /// `https` when the request URI says so, else `http`.
+    pub(crate) scheme: &'static str,
 }
 
 impl UnrecordedServer {
@@ -129,8 +133,11 @@ impl UnrecordedServer {
                     .map_or("unmatched", |r| r.as_str())
                     .into(),
             ),
-            ("url.path", self.uri.path().into()),
-            ("url.scheme", self.uri.scheme_str().unwrap_or("http").into()),
+            (
+                "url.path",
+                self.path.as_ref().map_or("/", |p| p.path()).into(),
+            ),
+            ("url.scheme", self.scheme.into()),
         ]
     }
 }
@@ -159,7 +166,7 @@ impl RequestContext {
             parent: None,
             correlation_id: generate_shared_id(),
             causation_id: None,
-            baggage: Arc::new([]),
+            baggage: None,
             message: None,
             server: None,
         }
@@ -197,7 +204,7 @@ impl RequestContext {
 
     /// The W3C baggage that came along, as `(key, value)` pairs.
     pub fn baggage(&self) -> &[(String, String)] {
-        &self.baggage
+        self.baggage.as_deref().unwrap_or_default()
     }
 
     /// Marks this context as a message's: received on `destination` (a subject, a topic),
@@ -398,7 +405,6 @@ pub(crate) fn generate_shared_id() -> Arc<str> {
 
 /// Writes a random UUID v4 into `out` and returns it as text.
 fn write_id(out: &mut [u8; 36]) -> &str {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = ids::trace_id().to_be_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
@@ -408,13 +414,24 @@ fn write_id(out: &mut [u8; 36]) -> &str {
             out[at] = b'-';
             at += 1;
         }
-        out[at] = HEX[usize::from(byte >> 4)];
-        out[at + 1] = HEX[usize::from(byte & 0x0f)];
+        out[at..at + 2].copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
         at += 2;
     }
     // Only ASCII hex digits and dashes were written.
     std::str::from_utf8(out).unwrap_or_default()
 }
+
+/// Each byte's two lower-case hex digits: one load per byte instead of two shifts and two.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [HEX[byte >> 4], HEX[byte & 0x0f]];
+        byte += 1;
+    }
+    pairs
+};
 
 #[cfg(test)]
 mod tests {
@@ -427,6 +444,24 @@ mod tests {
         assert_eq!(&id[14..15], "4");
         assert!(is_valid_id(&id));
         assert_ne!(id, generate_id());
+    }
+
+    #[test]
+    fn generated_ids_are_lower_case_hex_in_the_uuid_layout() {
+        for _ in 0..1_000 {
+            let id = generate_id();
+            for (i, c) in id.char_indices() {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    assert_eq!(c, '-', "{id}");
+                } else {
+                    assert!(matches!(c, '0'..='9' | 'a'..='f'), "{id}");
+                }
+            }
+            assert!(
+                matches!(&id[19..20], "8" | "9" | "a" | "b"),
+                "{id}: the variant"
+            );
+        }
     }
 
     #[test]

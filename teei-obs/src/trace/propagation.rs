@@ -93,17 +93,16 @@ impl RequestContext {
             parent = b3_parent(carrier);
         }
         // Most requests carry no baggage: do not build a context to find that out.
-        let baggage: Arc<[(String, String)]> =
-            if formats & BAGGAGE_BIT != 0 && carrier.get("baggage").is_some() {
+        let baggage = (formats & BAGGAGE_BIT != 0 && carrier.get("baggage").is_some())
+            .then(|| {
                 BAGGAGE
                     .extract(carrier)
                     .baggage()
                     .iter()
                     .map(|(key, (value, _))| (key.to_string(), value.to_string()))
-                    .collect()
-            } else {
-                Arc::new([])
-            };
+                    .collect::<Arc<[(String, String)]>>()
+            })
+            .filter(|baggage| !baggage.is_empty());
         let correlation_id = carrier
             .get(CORRELATION_HEADER)
             .filter(|id| is_valid_id(id))
@@ -275,10 +274,10 @@ pub fn inject(carrier: &mut dyn Injector) {
         }
     }
     if let Some(context) = current() {
-        if formats & BAGGAGE_BIT != 0 && !context.baggage.is_empty() {
+        if formats & BAGGAGE_BIT != 0 && !context.baggage().is_empty() {
             let with_baggage = opentelemetry::Context::new().with_baggage(
                 context
-                    .baggage
+                    .baggage()
                     .iter()
                     .map(|(key, value)| opentelemetry::KeyValue::new(key.clone(), value.clone())),
             );
@@ -394,7 +393,73 @@ pub fn inject_http(headers: &mut http::HeaderMap) {
 
 /// Extracts the context of an incoming HTTP request.
 pub fn extract_http(headers: &http::HeaderMap) -> RequestContext {
-    RequestContext::extract(&HeaderReader(headers))
+    RequestContext::extract(&ScannedHeaders::scan(headers))
+}
+
+/// A request's headers, with the five that propagation reads found in one pass: a header
+/// map finds a name by hashing it, and five hashed lookups of names that are mostly absent
+/// cost more than one walk over the few headers a request has. Other names (B3) and
+/// repeated known ones are looked up in the map.
+struct ScannedHeaders<'a> {
+    map: HeaderReader<'a>,
+    /// The first value of each of [`KNOWN_HEADERS`], in its order.
+    found: [Option<&'a http::HeaderValue>; 5],
+    /// Which of them came more than once (bit per index).
+    repeated: u8,
+}
+
+impl<'a> ScannedHeaders<'a> {
+    fn scan(map: &'a http::HeaderMap) -> Self {
+        let mut scanned = ScannedHeaders {
+            map: HeaderReader(map),
+            found: [None; 5],
+            repeated: 0,
+        };
+        for (name, value) in map {
+            if let Some(index) = known_index(name.as_str()) {
+                match scanned.found[index] {
+                    None => scanned.found[index] = Some(value),
+                    Some(_) => scanned.repeated |= 1 << index,
+                }
+            }
+        }
+        scanned
+    }
+}
+
+/// The index in [`KNOWN_HEADERS`] of a lower-case header name.
+fn known_index(name: &str) -> Option<usize> {
+    // Most names are ruled out by their length alone.
+    match name.len() {
+        11 if name == "traceparent" => Some(0),
+        10 if name == "tracestate" => Some(1),
+        7 if name == "baggage" => Some(2),
+        16 if name == CORRELATION_HEADER => Some(3),
+        14 if name == CAUSATION_HEADER => Some(4),
+        _ => None,
+    }
+}
+
+impl Extractor for ScannedHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match known_index(key) {
+            Some(index) => self.found[index].and_then(|value| value.to_str().ok()),
+            None => self.map.get(key),
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.map.keys()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        match known_index(key) {
+            Some(index) if self.repeated & (1 << index) == 0 => self.found[index]
+                .and_then(|value| value.to_str().ok())
+                .map(|value| vec![value]),
+            _ => self.map.get_all(key),
+        }
+    }
 }
 
 /// Message headers as a message bus carries them (NATS-style: case-insensitive names,
