@@ -145,13 +145,10 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let span = client_span(request.method(), request.uri());
         inject(&span, request.headers_mut());
-        // A tonic interceptor or other OpenTelemetry-API code below sees the client span.
-        let otel = crate::trace::otel_context_of(&span);
-        let inner = span.in_scope(|| {
-            let _otel = otel.clone().map(opentelemetry::Context::attach);
-            self.inner.call(request)
-        });
-        ClientFuture { inner, span, otel }
+        // A tonic interceptor or other OpenTelemetry-API code below sees the client span
+        // through the global tracer and propagator (trace::global).
+        let inner = span.in_scope(|| self.inner.call(request));
+        ClientFuture { inner, span }
     }
 }
 
@@ -163,7 +160,6 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         span: tracing::Span,
-        otel: Option<opentelemetry::Context>,
     }
 }
 
@@ -177,7 +173,6 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let _otel = this.otel.clone().map(opentelemetry::Context::attach);
         let result = std::task::ready!(this.inner.poll(cx));
         match &result {
             Ok(response) => record_status(this.span, response.status()),

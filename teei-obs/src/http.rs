@@ -291,8 +291,6 @@ struct Shared {
     /// Whether `init` set up error tracking: only then is a Sentry hub made per request.
     sentry: bool,
     metrics: Option<std::sync::Arc<HttpMetrics>>,
-    /// Whether the server span is made OpenTelemetry's current `Context`.
-    opentelemetry_api: bool,
 }
 
 impl TraceLayer {
@@ -305,14 +303,12 @@ impl TraceLayer {
         service: &str,
         metrics: std::sync::Arc<HttpMetrics>,
         sentry: bool,
-        opentelemetry_api: bool,
     ) -> Self {
         TraceLayer {
             shared: std::sync::Arc::new(Shared {
                 service: service.to_owned(),
                 sentry,
                 metrics: Some(metrics),
-                opentelemetry_api,
             }),
         }
     }
@@ -420,11 +416,49 @@ impl HttpMetrics {
         route: &str,
     ) -> std::sync::Arc<RouteMetrics> {
         use std::cell::RefCell;
+        type Last = (
+            std::sync::Weak<HttpMetrics>,
+            usize,
+            std::sync::Arc<RouteMetrics>,
+        );
+        thread_local! {
+            // The route this thread served last: a service under load mostly serves the
+            // same few, so a compare of the route text often answers before a hash. The
+            // `Weak` keeps the owner's address from being reused by another.
+            static LAST: RefCell<Option<Last>> = const { RefCell::new(None) };
+        }
+        let last = LAST.with(|last| {
+            last.borrow()
+                .as_ref()
+                .filter(|(owner, index, handles)| {
+                    std::ptr::eq(owner.as_ptr(), std::sync::Arc::as_ptr(self))
+                        && *index == method.0
+                        && handles.route == route
+                })
+                .map(|(_, _, handles)| handles.clone())
+        });
+        if let Some(handles) = last {
+            return handles;
+        }
+        let handles = self.route_slow(method, route);
+        LAST.with(|last| {
+            *last.borrow_mut() = Some((std::sync::Arc::downgrade(self), method.0, handles.clone()));
+        });
+        handles
+    }
+
+    /// [`route`](Self::route) past its last-route check: the thread's table of routes.
+    fn route_slow(
+        self: &std::sync::Arc<Self>,
+        method: (usize, &'static str),
+        route: &str,
+    ) -> std::sync::Arc<RouteMetrics> {
+        use std::cell::RefCell;
         use std::collections::HashMap;
         type Routes = HashMap<
             Box<str>,
             [Option<std::sync::Arc<RouteMetrics>>; METHODS],
-            std::hash::BuildHasherDefault<RouteHasher>,
+            crate::hash::FastBuild,
         >;
         thread_local! {
             // Per `HttpMetrics` (a process may run several services in tests): its routes.
@@ -473,28 +507,6 @@ impl HttpMetrics {
             routes.entry(route.into()).or_default()[index] = Some(handles.clone());
             handles
         })
-    }
-}
-
-/// The route cache's hasher: its keys are the route templates of the service's own router
-/// (`unmatched` for anything else), never text a client chooses, so they need no defence
-/// against chosen collisions — and SipHash cost about 300 instructions a request (callgrind,
-/// docs/performance.md). A word at a time, multiply and rotate (FxHash's step).
-#[derive(Default)]
-struct RouteHasher(u64);
-
-impl std::hash::Hasher for RouteHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
@@ -701,9 +713,9 @@ where
 
     fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
         let shared = &*self.layer.shared;
-        let context = crate::trace::extract_http(request.headers());
+        let (context, sent) = crate::trace::extract_http_with_correlation(request.headers());
         // The response echoes the caller's header when it was accepted, else the new ID.
-        let correlation = match request.headers().get(crate::trace::correlation_header()) {
+        let correlation = match sent {
             Some(sent) if sent.as_bytes() == context.correlation_id().as_bytes() => {
                 Some(sent.clone())
             }
@@ -746,12 +758,9 @@ where
         // parent is the remote caller, so it is created in the request's context; the inner
         // call too, as it may start work right away.
         let plan = crate::trace::plan_server_span(context.parent.as_ref(), module_path!());
-        let mut context = Some(context);
-        let (span, otel) = match plan {
+        let mut context = Some(Box::new(context));
+        let span = match plan {
             crate::trace::ServerSpan::Unrecorded { span, logged } => {
-                let otel = shared
-                    .opentelemetry_api
-                    .then(|| crate::trace::otel_context_of_parent(&span));
                 if let Some(context) = &mut context {
                     context.server = Some(crate::trace::UnrecordedServer {
                         span,
@@ -765,19 +774,14 @@ where
                         },
                     });
                 }
-                (tracing::Span::none(), otel)
+                tracing::Span::none()
             }
             crate::trace::ServerSpan::Recorded => {
                 let _scope = ThreadContext::enter(&mut context);
                 let span = server_span(method_label, route, request.uri());
                 // The trace ID a sampled root was decided for is taken by now (or unused).
                 crate::trace::preset_root_trace_id(0);
-                // OpenTelemetry-API instrumentation in the handler sees the span as current.
-                let otel = shared
-                    .opentelemetry_api
-                    .then(|| crate::trace::otel_context_of(&span))
-                    .flatten();
-                (span, otel)
+                span
             }
         };
         #[cfg(not(feature = "sentry"))]
@@ -785,14 +789,12 @@ where
         let scope = ThreadContext::enter(&mut context);
         let inner = {
             let _entered = span.enter();
-            let _otel = otel.clone().map(opentelemetry::Context::attach);
             run_in(&hub, || self.inner.call(request))
         };
         drop(scope);
         ResponseFuture {
             inner,
             span,
-            otel,
             context,
             hub,
             metrics,
@@ -848,10 +850,10 @@ fn run_in<R>(_: &RequestHub, f: impl FnOnce() -> R) -> R {
 }
 
 /// Makes a request's context current on this thread until dropped (panics included).
-struct ThreadContext<'a>(&'a mut Option<crate::trace::RequestContext>);
+struct ThreadContext<'a>(&'a mut Option<Box<crate::trace::RequestContext>>);
 
 impl<'a> ThreadContext<'a> {
-    fn enter(slot: &'a mut Option<crate::trace::RequestContext>) -> Self {
+    fn enter(slot: &'a mut Option<Box<crate::trace::RequestContext>>) -> Self {
         crate::trace::swap_thread_context(slot);
         ThreadContext(slot)
     }
@@ -890,8 +892,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: InnerFuture<F>,
         span: tracing::Span,
-        otel: Option<opentelemetry::Context>,
-        context: Option<crate::trace::RequestContext>,
+        context: Option<Box<crate::trace::RequestContext>>,
         hub: RequestHub,
         metrics: Option<InFlight>,
         started: quanta::Instant,
@@ -914,7 +915,6 @@ where
         let this = self.project();
         let _entered = this.span.enter();
         let polled = {
-            let _otel = this.otel.clone().map(opentelemetry::Context::attach);
             let _scope = ThreadContext::enter(this.context);
             run_in(this.hub, || this.inner.poll(cx))
         };

@@ -68,6 +68,7 @@ pub mod errors;
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
 mod error_probe;
+mod hash;
 pub mod health;
 pub mod http;
 pub mod log;
@@ -677,7 +678,6 @@ impl Obs {
             &self.config.service_name,
             self.http_metrics.clone(),
             self.error_tracking_enabled(),
-            self.config.opentelemetry_api,
         )
     }
 

@@ -130,8 +130,8 @@ impl Redactor {
         use std::cell::RefCell;
         use std::collections::HashMap;
         thread_local! {
-            static KNOWN: RefCell<HashMap<(usize, usize, usize), bool>> =
-                RefCell::new(HashMap::new());
+            static KNOWN: RefCell<HashMap<(usize, usize, usize), bool, crate::hash::FastBuild>> =
+                RefCell::new(HashMap::default());
         }
         let key = (
             name.as_ptr() as usize,

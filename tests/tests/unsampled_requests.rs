@@ -36,8 +36,11 @@ async fn inner_work() {
 }
 
 /// Logs a line, runs a traced child that logs one, and answers with what an outgoing call
-/// would carry: `traceparent` and `tracestate`.
+/// would carry: `traceparent` and `tracestate`. Instrumentation written against the
+/// OpenTelemetry API must agree: the global propagator given `Context::current()` injects
+/// the same `traceparent`, and a global tracer's span is in the same trace.
 async fn handler() -> String {
+    use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
     tracing::info!(note = "inside", "handling");
     inner_work().await;
     let mut headers = axum::http::HeaderMap::new();
@@ -49,7 +52,26 @@ async fn handler() -> String {
             .unwrap_or("")
             .to_owned()
     };
-    format!("{}\n{}", header("traceparent"), header("tracestate"))
+    let mut otel = std::collections::HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&opentelemetry::Context::current(), &mut otel)
+    });
+    let traceparent = header("traceparent");
+    assert_eq!(
+        otel.get("traceparent"),
+        Some(&traceparent),
+        "the global propagator continues the request's trace"
+    );
+    let tracer = opentelemetry::global::tracer_provider().tracer("third-party");
+    let otel_trace = tracer.in_span("raw-otel-span", |cx| {
+        cx.span().span_context().trace_id().to_string()
+    });
+    assert_eq!(
+        traceparent.split('-').nth(1),
+        Some(otel_trace.as_str()),
+        "a global tracer's span is in the request's trace"
+    );
+    format!("{}\n{}", traceparent, header("tracestate"))
 }
 
 fn lines_with(correlation: &str) -> Vec<serde_json::Value> {

@@ -68,14 +68,16 @@ fn peers() -> Router {
 }
 
 fn teei() -> Router {
-    let obs = teei_obs::init(
-        teei_obs::Config::new("stacks")
-            .environment("production") // 10 % head sampling, no console
-            .log_filter("info")
-            .trace_export(teei_obs::config::TraceExport::None)
-            .opentelemetry_api(std::env::var_os("NO_OTEL_API").is_none()),
-    )
-    .expect("init");
+    let mut config = teei_obs::Config::new("stacks")
+        .environment("production") // 10 % head sampling, no console
+        .log_filter("info")
+        .trace_export(teei_obs::config::TraceExport::None)
+        .opentelemetry_api(std::env::var_os("NO_OTEL_API").is_none());
+    // To see what the sampled tenth costs: every request unsampled.
+    if std::env::var_os("UNSAMPLED").is_some() {
+        config = config.sampler(teei_obs::trace::Sampler::AlwaysOff);
+    }
+    let obs = teei_obs::init(config).expect("init");
     let app = hello().layer(obs.layer());
     app.merge(obs.router())
 }

@@ -513,10 +513,13 @@ impl Config {
 
     /// Whether instrumentation written against the OpenTelemetry API joins teei-obs's
     /// traces (on by default): `init` installs a global tracer provider exporting through
-    /// the same pipeline, and each request's server span is OpenTelemetry's current
-    /// `Context` while it runs ([`ClientLayer`](crate::client::ClientLayer) does the same
-    /// for its client spans, whatever this says). Off saves a small per-request cost (see
-    /// `docs/performance.md`).
+    /// the same pipeline. Its tracers, and the global propagator, take teei-obs's current
+    /// span (a request's server span, a client span, a `#[traced]` function's) as the
+    /// parent when the `Context` they are given has no span of its own — so
+    /// `global::tracer(..).in_span(..)` and `get_text_map_propagator(..)` injections with
+    /// `Context::current()` continue the trace. teei-obs does not attach its spans as
+    /// OpenTelemetry's current `Context`: `Context::current().span()` read directly shows
+    /// none (docs/tracing.md). Costs nothing per request.
     pub fn opentelemetry_api(mut self, enabled: bool) -> Self {
         self.opentelemetry_api = enabled;
         self

@@ -154,7 +154,9 @@ tokio::task_local! {
 }
 
 thread_local! {
-    static THREAD_CONTEXT: RefCell<Option<RequestContext>> = const { RefCell::new(None) };
+    // Boxed: the request layer swaps a request's context in and out on every poll, and a
+    // pointer swaps cheaper than the whole context (and keeps its futures small).
+    static THREAD_CONTEXT: RefCell<Option<Box<RequestContext>>> = const { RefCell::new(None) };
     // Set on threads that must not produce spans of their own (the export thread).
     static SUPPRESSED: Cell<bool> = const { Cell::new(false) };
 }
@@ -275,14 +277,14 @@ impl RequestContext {
 
     /// Runs `f` with this context current on this thread.
     pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
-        struct Restore(Option<RequestContext>);
+        struct Restore(Option<Box<RequestContext>>);
         impl Drop for Restore {
             fn drop(&mut self) {
                 let previous = self.0.take();
                 THREAD_CONTEXT.with(|current| *current.borrow_mut() = previous);
             }
         }
-        let previous = THREAD_CONTEXT.with(|current| current.borrow_mut().replace(self));
+        let previous = THREAD_CONTEXT.with(|current| current.borrow_mut().replace(Box::new(self)));
         let _restore = Restore(previous);
         f()
     }
@@ -290,7 +292,7 @@ impl RequestContext {
 
 /// Swaps `slot` with the context current on this thread: called once to make a context
 /// current while a future is polled, and once more to put the previous one back.
-pub(crate) fn swap_thread_context(slot: &mut Option<RequestContext>) {
+pub(crate) fn swap_thread_context(slot: &mut Option<Box<RequestContext>>) {
     THREAD_CONTEXT.with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
 }
 
@@ -299,7 +301,7 @@ pub fn current() -> Option<RequestContext> {
     TASK_CONTEXT
         .try_with(RequestContext::clone)
         .ok()
-        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().clone()))
+        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().as_deref().cloned()))
 }
 
 /// The correlation ID of the running request or message, if any.
@@ -328,7 +330,7 @@ pub(crate) fn request_ids() -> (Option<Arc<str>>, Option<Arc<str>>) {
     TASK_CONTEXT
         .try_with(ids)
         .ok()
-        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().as_ref().map(ids)))
+        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().as_deref().map(ids)))
         .unwrap_or((None, None))
 }
 
@@ -339,7 +341,7 @@ pub(crate) fn with_unrecorded_server<R>(f: impl FnOnce(&UnrecordedServer) -> R) 
         |context: &RequestContext| context.server.as_ref().zip(f.take()).map(|(s, f)| f(s));
     match TASK_CONTEXT.try_with(|context| apply(context)) {
         Ok(done) => done,
-        Err(_) => THREAD_CONTEXT.with(|current| current.borrow().as_ref().and_then(apply)),
+        Err(_) => THREAD_CONTEXT.with(|current| current.borrow().as_deref().and_then(apply)),
     }
 }
 
@@ -359,8 +361,12 @@ pub(crate) fn remote_parent() -> Option<TraceParent> {
         .try_with(RequestContext::trace_parent)
         .ok()
         .or_else(|| {
-            THREAD_CONTEXT
-                .with(|current| current.borrow().as_ref().map(RequestContext::trace_parent))
+            THREAD_CONTEXT.with(|current| {
+                current
+                    .borrow()
+                    .as_deref()
+                    .map(RequestContext::trace_parent)
+            })
         })
         .flatten()
 }

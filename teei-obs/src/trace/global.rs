@@ -1,20 +1,24 @@
 //! OpenTelemetry's globals, for instrumentation that speaks the OpenTelemetry API rather
 //! than `tracing` (a tonic interceptor, a library with its own spans): `init` installs a
 //! global tracer provider whose spans take the same sampler, redaction and export pipeline
-//! as teei-obs's own, and the HTTP layer makes each request's server span the current
-//! OpenTelemetry `Context` while the request is polled. So `global::tracer(..)` spans and
-//! `global::get_text_map_propagator(..)` injections made during a request continue its trace.
-//! (The global propagator itself is set in `propagation.rs`.)
+//! as teei-obs's own. Its tracer, and the global propagator (set in `propagation.rs`),
+//! take teei-obs's current span — or the request's unrecorded server span — as the parent
+//! whenever the OpenTelemetry `Context` they are given has no span of its own. So
+//! `global::tracer(..)` spans and `global::get_text_map_propagator(..)` injections made
+//! during a request continue its trace, and no request pays for building and attaching an
+//! OpenTelemetry `Context` it may never read (≈ 90 ns each, docs/performance.md).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::trace::{SpanKind, TraceContextExt, TraceId};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::trace::{
+    SpanBuilder, SpanKind, TraceContextExt, TraceId, Tracer, TracerProvider,
+};
+use opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample, Span, SpanData,
+    SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample, Span, SpanData,
     SpanProcessor,
 };
 
@@ -105,16 +109,33 @@ pub(crate) fn install_tracer_provider(
         .with_span_processor(PipelineProcessor { pipeline, redactor })
         .with_sampler(SameSampler(sampler))
         .build();
-    opentelemetry::global::set_tracer_provider(provider);
+    opentelemetry::global::set_tracer_provider(BridgeProvider(provider));
 }
 
-/// The OpenTelemetry `Context` of `span` (a teei-obs span, sampled or not), to make current
-/// while work of that span runs; `None` when no teei-obs subscriber or layer records it.
-pub(crate) fn context_of(span: &tracing::Span) -> Option<Context> {
-    super::subscriber::parent_of_span(span).map(|parent| context_of_parent(&parent))
+/// The SDK's tracer provider, handing out [`BridgeTracer`]s.
+#[derive(Debug)]
+struct BridgeProvider(SdkTracerProvider);
+
+impl TracerProvider for BridgeProvider {
+    type Tracer = BridgeTracer;
+
+    fn tracer_with_scope(&self, scope: InstrumentationScope) -> BridgeTracer {
+        BridgeTracer(self.0.tracer_with_scope(scope))
+    }
 }
 
-/// The OpenTelemetry `Context` of a span of this process with trace context `span`.
-pub(crate) fn context_of_parent(span: &super::context::TraceParent) -> Context {
-    Context::new().with_remote_span_context(span.local_span_context())
+/// The SDK's tracer, parenting spans started without a span in their `Context` on
+/// teei-obs's current trace context ([`bridged`](super::propagation::bridged)).
+#[derive(Debug)]
+struct BridgeTracer(SdkTracer);
+
+impl Tracer for BridgeTracer {
+    type Span = Span;
+
+    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Span {
+        match super::propagation::bridged(parent_cx) {
+            Some(cx) => self.0.build_with_context(builder, &cx),
+            None => self.0.build_with_context(builder, parent_cx),
+        }
+    }
 }

@@ -30,10 +30,7 @@ pub(crate) use fields::{
 mod filter;
 pub(crate) use filter::{Filters, max_level};
 mod global;
-pub(crate) use global::{
-    context_of as otel_context_of, context_of_parent as otel_context_of_parent,
-    install_tracer_provider,
-};
+pub(crate) use global::install_tracer_provider;
 mod ids;
 pub(crate) use ids::preset_root_trace_id;
 mod layer;
@@ -48,7 +45,7 @@ pub use panics::{PanicMark, PanicMarked};
 mod propagation;
 pub mod reports;
 pub(crate) use context::{UnrecordedServer, swap_thread_context};
-pub(crate) use propagation::correlation_header;
+pub(crate) use propagation::{correlation_header, extract_http_with_correlation};
 mod sampler;
 mod subscriber;
 pub(crate) use subscriber::{ServerSpan, plan_server_span};

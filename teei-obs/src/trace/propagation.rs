@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
 
+use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
@@ -70,9 +71,9 @@ pub(crate) fn install_propagators(propagators: &[crate::config::Propagator]) {
         }
     }
     FORMATS.store(bits, Ordering::Relaxed);
-    opentelemetry::global::set_text_map_propagator(
+    opentelemetry::global::set_text_map_propagator(BridgePropagator(
         opentelemetry::propagation::TextMapCompositePropagator::new(global),
-    );
+    ));
 }
 
 impl RequestContext {
@@ -244,9 +245,42 @@ fn b3_parent(carrier: &dyn Extractor) -> Option<TraceParent> {
 }
 
 /// The trace context to send onward: the current span's, else the remote parent's.
-fn outgoing_parent() -> Option<TraceParent> {
+pub(crate) fn outgoing_parent() -> Option<TraceParent> {
     super::subscriber::parent_of_span(&tracing::Span::current())
         .or_else(|| current().and_then(|context| context.trace_parent()))
+}
+
+/// `cx` with teei-obs's current trace context as its span — the current `tracing` span's,
+/// else the request's or message's — when `cx` has no span of its own; `None` when it has
+/// one, or when there is no teei-obs context either.
+pub(crate) fn bridged(cx: &Context) -> Option<Context> {
+    if cx.has_active_span() {
+        return None;
+    }
+    let parent = outgoing_parent()?;
+    Some(cx.with_remote_span_context(parent.local_span_context()))
+}
+
+/// A propagator that injects teei-obs's current trace context ([`bridged`]) when the
+/// `Context` it is given has no span; extraction is the inner propagator's.
+#[derive(Debug)]
+struct BridgePropagator<P>(P);
+
+impl<P: TextMapPropagator> TextMapPropagator for BridgePropagator<P> {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        match bridged(cx) {
+            Some(cx) => self.0.inject_context(&cx, injector),
+            None => self.0.inject_context(cx, injector),
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        self.0.fields()
+    }
 }
 
 /// Writes the current trace context, baggage, correlation and causation IDs into
@@ -393,7 +427,16 @@ pub fn inject_http(headers: &mut http::HeaderMap) {
 
 /// Extracts the context of an incoming HTTP request.
 pub fn extract_http(headers: &http::HeaderMap) -> RequestContext {
-    RequestContext::extract(&ScannedHeaders::scan(headers))
+    extract_http_with_correlation(headers).0
+}
+
+/// [`extract_http`], and the `x-correlation-id` header the request sent (its first value),
+/// from the same pass over the headers.
+pub(crate) fn extract_http_with_correlation(
+    headers: &http::HeaderMap,
+) -> (RequestContext, Option<&http::HeaderValue>) {
+    let scanned = ScannedHeaders::scan(headers);
+    (RequestContext::extract(&scanned), scanned.found[3])
 }
 
 /// A request's headers, with the five that propagation reads found in one pass: a header
