@@ -379,18 +379,21 @@ const PARKED_IDLE: u8 = 2;
 /// hand-over (the flag and the queue count are read apart) makes it matter.
 const IDLE_SLEEP: Duration = Duration::from_secs(60);
 
-/// Sleeps until the batch timer, a full batch or a control message (both unpark) when
-/// spans are pending; with none pending, until the next span arrives (which unparks) or a
-/// control message, and the batch timer then starts from that span. The flag is set
+/// Sleeps until the batch timer, a full batch or a control message (both unpark) while
+/// spans come; once `quiet` (none arrived since the last look) and none is pending, until
+/// the next span arrives (which unparks) or a control message, and the batch timer then
+/// starts from that span. Under a steady stream the thread so never sleeps without its
+/// timer, and a hand-over never pays for waking it between two batches. The flag is set
 /// before the queue is looked at again, so a span handed over in between is seen.
 fn sleep(
     parked: &AtomicU8,
     metrics: &PipelineMetrics,
     settings: &QueueSettings,
     deadline: &mut Instant,
+    quiet: bool,
 ) {
     let max_batch = i64::try_from(settings.max_batch).unwrap_or(i64::MAX);
-    if metrics.queued.get() == 0 {
+    if quiet && metrics.queued.get() == 0 {
         parked.store(PARKED_IDLE, Ordering::SeqCst);
         if metrics.queued.get() == 0 {
             std::thread::park_timeout(IDLE_SLEEP);
@@ -524,7 +527,8 @@ fn export_loop<E: SpanExporter>(
             deadline = Instant::now() + settings.delay;
         }
         if taken < settings.max_batch {
-            sleep(parked, metrics, &settings, &mut deadline);
+            // Nothing arrived since the last look: quiet, the timer can go too.
+            sleep(parked, metrics, &settings, &mut deadline, taken == 0);
         }
     }
 }
