@@ -119,7 +119,8 @@ pub(crate) struct UnrecordedServer {
 }
 
 impl UnrecordedServer {
-    /// The span's name, as the recorded server span has it.
+    /// The span's name, as the recorded server span has it (Sentry events list it).
+    #[cfg(feature = "sentry")]
     pub(crate) const NAME: &'static str = "HTTP request";
 
     /// The fields a recorded server span would give a log line, in its order.
