@@ -6,6 +6,8 @@
 # read from its own /proc/<pid>/stat; wrk (Debian's) drives one at a time, the three
 # alternating ROUNDS times. Server pinned to CPU 0, wrk to CPU 1 (taskset) on 2+ cores.
 #   bash benches/request_stacks.sh            # ROUNDS=5 SECONDS_EACH=5 by default
+# BEFORE=<a request_stacks binary built at an earlier commit> adds its teei stack as a
+# fourth, `before`, alternated with the others in the same run.
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v wrk >/dev/null || { echo "install Debian's wrk first" >&2; exit 1; }
@@ -15,24 +17,28 @@ cargo build -q --release --bin request_stacks
 server_cpu=""; client_cpu=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then server_cpu="taskset -c 0"; client_cpu="taskset -c 1"; fi
 declare -A pid
-port_of() { case $1 in bare) echo 3910;; teei) echo 3911;; peers) echo 3912;; esac; }
-for stack in bare teei peers; do
+port_of() { case $1 in bare) echo 3910;; teei) echo 3911;; peers) echo 3912;; before) echo 3913;; esac; }
+stacks="bare teei peers${BEFORE:+ before}"
+for stack in $stacks; do
   port=$(port_of $stack)
   if curl -s -o /dev/null "127.0.0.1:$port/"; then echo "port $port is taken" >&2; exit 1; fi
-  $server_cpu target/release/request_stacks $stack "$port" > /dev/null 2>&1 &
+  case $stack in
+    before) $server_cpu "$BEFORE" teei "$port" > /dev/null 2>&1 & ;;
+    *) $server_cpu target/release/request_stacks $stack "$port" > /dev/null 2>&1 & ;;
+  esac
   pid[$stack]=$!
 done
-trap 'kill ${pid[bare]} ${pid[teei]} ${pid[peers]} 2>/dev/null || true' EXIT
-for stack in bare teei peers; do
+trap 'for p in "${pid[@]}"; do kill $p 2>/dev/null || true; done' EXIT
+for stack in $stacks; do
   for _ in $(seq 50); do curl -s -o /dev/null "127.0.0.1:$(port_of $stack)/" && break; sleep 0.1; done
 done
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 run() { $client_cpu wrk -t1 -c32 -d"$2" --latency "http://127.0.0.1:$1/"; }
-for stack in bare teei peers; do run "$(port_of $stack)" 2s > /dev/null; done   # warm-up
+for stack in $stacks; do run "$(port_of $stack)" 2s > /dev/null; done   # warm-up
 results=$(mktemp)
 hz=$(getconf CLK_TCK)
 for round in $(seq "$rounds"); do
-  for stack in bare teei peers; do
+  for stack in $stacks; do
     before=$(ticks "${pid[$stack]}")
     out=$(run "$(port_of $stack)" "${each}s")
     after=$(ticks "${pid[$stack]}")
@@ -57,7 +63,8 @@ get = lambda rnd, stack: next(r for r in rows if r[0] == rnd and r[1] == stack)
 print("\n| stack | req/s (median) | of bare | p50 | p99 | server CPU per request | added over bare (median, range) |")
 print("|---|---|---|---|---|---|---|")
 bare_rps = statistics.median(float(get(r, "bare")[2]) for r in rounds)
-for stack in ("bare", "teei", "peers"):
+stacks = [s for s in ("bare", "before", "teei", "peers") if any(r[1] == s for r in rows)]
+for stack in stacks:
     rps = statistics.median(float(get(r, stack)[2]) for r in rounds)
     p50 = statistics.median(micros(get(r, stack)[3]) for r in rounds)
     p99 = statistics.median(micros(get(r, stack)[4]) for r in rounds)
