@@ -17,8 +17,9 @@ cargo build -q --release --bin request_stacks
 server_cpu=""; client_cpu=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then server_cpu="taskset -c 0"; client_cpu="taskset -c 1"; fi
 declare -A pid
-port_of() { case $1 in bare) echo 3910;; teei) echo 3911;; peers) echo 3912;; before) echo 3913;; esac; }
-stacks="bare teei peers${BEFORE:+ before}"
+port_of() { case $1 in bare) echo 3910;; teei) echo 3911;; peers) echo 3912;; before) echo 3913;; header) echo 3914;; esac; }
+# HEADER=1 adds `header`: the bare handler plus a constant x-correlation-id response header.
+stacks="bare teei peers${BEFORE:+ before}${HEADER:+ header}"
 for stack in $stacks; do
   port=$(port_of $stack)
   if curl -s -o /dev/null "127.0.0.1:$port/"; then echo "port $port is taken" >&2; exit 1; fi
@@ -63,7 +64,7 @@ get = lambda rnd, stack: next(r for r in rows if r[0] == rnd and r[1] == stack)
 print("\n| stack | req/s (median) | of bare | p50 | p99 | server CPU per request | added over bare (median, range) |")
 print("|---|---|---|---|---|---|---|")
 bare_rps = statistics.median(float(get(r, "bare")[2]) for r in rounds)
-stacks = [s for s in ("bare", "before", "teei", "peers") if any(r[1] == s for r in rows)]
+stacks = [s for s in ("bare", "header", "before", "teei", "peers") if any(r[1] == s for r in rows)]
 for stack in stacks:
     rps = statistics.median(float(get(r, stack)[2]) for r in rounds)
     p50 = statistics.median(micros(get(r, stack)[3]) for r in rounds)

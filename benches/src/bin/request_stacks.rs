@@ -3,6 +3,7 @@
 //! from `/proc/<pid>/stat` (`benches/request_stacks.sh` runs wrk against the three):
 //!
 //! - `bare`: the handler alone;
+//! - `header`: the handler and a constant `x-correlation-id` response header, nothing else;
 //! - `teei`: teei-obs's request layer — HTTP metrics, correlation ID, W3C trace context,
 //!   a server span at 10 % head sampling (sampled spans dropped, not exported);
 //! - `peers`: what a user would assemble instead — `tower-http`'s `TraceLayer` with
@@ -41,6 +42,16 @@ impl SpanExporter for Dropping {
 
 fn hello() -> Router {
     Router::new().route("/", get(|| async { "hello" }))
+}
+
+/// The bare handler plus the one thing any request-ID stack must add to every response:
+/// a 36-character `x-correlation-id` header (a constant here), to tell what those bytes
+/// cost (kernel, loopback, wrk's parser) from a layer's own work.
+fn header_only() -> Router {
+    hello().layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+        axum::http::HeaderName::from_static("x-correlation-id"),
+        axum::http::HeaderValue::from_static("0f8fad5b-d9cb-469f-a165-70867728950e"),
+    ))
 }
 
 fn peers() -> Router {
@@ -111,11 +122,13 @@ fn receiver() -> Router {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: request_stacks bare|teei|peers|receiver PORT, or teei-otlp PORT ENDPOINT";
+    let usage =
+        "usage: request_stacks bare|header|teei|peers|receiver PORT, or teei-otlp PORT ENDPOINT";
     let stack = args.next().ok_or(usage)?;
     let port: u16 = args.next().ok_or(usage)?.parse()?;
     let app = match stack.as_str() {
         "bare" => hello(),
+        "header" => header_only(),
         "teei" => teei(),
         "peers" => peers(),
         "receiver" => receiver(),
