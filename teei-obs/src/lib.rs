@@ -73,6 +73,7 @@ pub mod health;
 pub mod http;
 pub mod log;
 pub mod metrics;
+#[cfg(feature = "ops")]
 pub mod ops;
 pub mod redact;
 pub mod registry;

@@ -80,7 +80,12 @@ pub fn generate_ops_if_asked(obs: &teei_obs::Obs) -> Result<bool, Error> {
     }
     let dir = args.next().ok_or("--generate-ops needs a directory")?;
     let name = obs.service_name();
-    let written = teei_obs::ops::Generator::new(obs)
+    let mut generator = teei_obs::ops::Generator::new(obs);
+    // The generator reads no environment: where runbook links point is ours to say.
+    if let Ok(base) = std::env::var(teei_obs::ops::RUNBOOK_BASE_VAR) {
+        generator = generator.runbook_base(&base);
+    }
+    let written = generator
         .port(port(base_port()?, name))
         .image(&format!(
             "teei-platform/{name}:{}",

@@ -23,8 +23,10 @@
 //! severity from `critical`, and multi-window burn-rate alerts for every function with a
 //! `#[counted(objective(..))]`. The runbooks are `docs/runbooks/RB-00N-*.md`.
 //!
-//! A service exposes it with one line after `init` (the convention the examples follow):
-//! `--generate-ops DIR` writes the files and exits.
+//! Opt-in, with the `ops` feature: a service that does not generate them links none of
+//! it. The generator reads no command line and no environment — its output depends on the
+//! registry and the builder's settings alone; the example platform's services read
+//! `--generate-ops DIR` and `TEEI_RUNBOOK_BASE_URL` themselves (`service::generate_ops_if_asked`).
 //!
 //! ```
 //! let obs = teei_obs::init(teei_obs::Config::new("checkout").install_subscriber(false)).unwrap();
@@ -209,12 +211,18 @@ pub struct Generator {
     env: Vec<(String, String)>,
 }
 
-/// The environment variable that sets where runbook links point.
+/// The environment variable by which a service conventionally sets where runbook links
+/// point. The generator reads no environment (its output depends on its inputs alone):
+/// the caller reads it and passes it to [`Generator::runbook_base`].
 pub const RUNBOOK_BASE_VAR: &str = "TEEI_RUNBOOK_BASE_URL";
+
+/// Where runbook links point unless [`Generator::runbook_base`] says otherwise: the
+/// project's repository.
+pub const DEFAULT_RUNBOOK_BASE: &str = "https://example.invalid/teei-obs/blob/main/docs/runbooks";
 
 impl Generator {
     /// For the service `obs` runs, with its registry. The Prometheus job is the service
-    /// name; runbook links point at [`RUNBOOK_BASE_VAR`] or the project's repository.
+    /// name; runbook links point at [`DEFAULT_RUNBOOK_BASE`].
     pub fn new(obs: &crate::Obs) -> Generator {
         let mut generator = Generator::for_registry(obs.service_name());
         generator.drain_delay = obs.config().drain_delay;
@@ -233,9 +241,7 @@ impl Generator {
             job: service.to_owned(),
             datasource_uid: "prometheus".to_owned(),
             prometheus_url: "http://127.0.0.1:9090".to_owned(),
-            runbook_base: std::env::var(RUNBOOK_BASE_VAR).unwrap_or_else(|_| {
-                "https://example.invalid/teei-obs/blob/main/docs/runbooks".to_owned()
-            }),
+            runbook_base: DEFAULT_RUNBOOK_BASE.to_owned(),
             thresholds: Thresholds::default(),
             functions,
             checks,
@@ -1236,33 +1242,6 @@ impl Board {
             "panels": self.panels,
         })
     }
-}
-
-/// The conventional switch: when the command line holds `--generate-ops DIR`, writes the
-/// files for the service `obs` runs under `DIR` and returns the paths; the caller then
-/// exits instead of serving.
-///
-/// ```no_run
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let obs = teei_obs::init(teei_obs::Config::from_env()?)?;
-/// if let Some(written) = teei_obs::ops::generate_if_requested(&obs)? {
-///     println!("wrote {} files", written.len());
-///     return Ok(());
-/// }
-/// # Ok(()) }
-/// ```
-pub fn generate_if_requested(obs: &crate::Obs) -> std::io::Result<Option<Vec<PathBuf>>> {
-    let mut args = std::env::args_os().skip_while(|arg| arg != "--generate-ops");
-    if args.next().is_none() {
-        return Ok(None);
-    }
-    let dir = args.next().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "--generate-ops needs a directory",
-        )
-    })?;
-    Generator::new(obs).write(Path::new(&dir)).map(Some)
 }
 
 #[cfg(test)]
