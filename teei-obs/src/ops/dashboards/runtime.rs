@@ -1,0 +1,95 @@
+//! The process and the Tokio runtime, and the span pipeline.
+
+use super::{Board, Queries};
+
+/// The `runtime` dashboard.
+pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
+    let (g, job, ds, service) = (q.generator, &q.job, &q.ds, q.service);
+    let process = Board::new(
+        &g.uid("runtime"),
+        &format!("{service} — runtime and process"),
+        ds,
+    )
+    .row("Process")
+    .series(
+        "Resident memory",
+        &format!("process_resident_memory_bytes{{{job}}}"),
+        "rss",
+        "bytes",
+    )
+    .series(
+        "CPU",
+        &format!("rate(process_cpu_seconds_total{{{job}}}[5m])"),
+        "cores",
+        "none",
+    )
+    .series(
+        "Open file descriptors",
+        &format!("process_open_fds{{{job}}}"),
+        "fds",
+        "none",
+    )
+    .series(
+        "Threads",
+        &format!("process_threads{{{job}}}"),
+        "threads",
+        "none",
+    )
+    .stat(
+        "Uptime",
+        &format!("time() - process_start_time_seconds{{{job}}}"),
+        "uptime",
+        "s",
+    );
+    tokio_and_pipeline(process, q).build(&["teei-obs", service, "runtime"])
+}
+
+/// The Tokio runtime's and the span pipeline's rows of the `runtime` dashboard.
+fn tokio_and_pipeline(board: Board, q: &Queries<'_>) -> Board {
+    let job = &q.job;
+    board
+        .row("Tokio runtime")
+        .series(
+            "Workers",
+            &format!("tokio_workers{{{job}}}"),
+            "workers",
+            "none",
+        )
+        .series(
+            "Alive tasks",
+            &format!("tokio_alive_tasks{{{job}}}"),
+            "tasks",
+            "none",
+        )
+        .series(
+            "Global queue depth",
+            &format!("tokio_global_queue_depth{{{job}}}"),
+            "queued",
+            "none",
+        )
+        .series(
+            "Scheduling delay",
+            &format!("tokio_scheduling_delay_seconds{{{job}}}"),
+            "delay",
+            "s",
+        )
+        .row("Telemetry pipeline")
+        .series(
+            "Spans exported per second",
+            &format!("sum(rate(teei_obs_spans_exported_total{{{job}}}[5m]))"),
+            "exported",
+            "ops",
+        )
+        .series(
+            "Spans dropped per second",
+            &q.rate("teei_obs_spans_dropped_total", "reason", "5m"),
+            "{{reason}}",
+            "ops",
+        )
+        .series(
+            "Span queue",
+            &format!("teei_obs_span_queue_length{{{job}}}"),
+            "queued",
+            "none",
+        )
+}
