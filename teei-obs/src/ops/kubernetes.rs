@@ -144,60 +144,8 @@ impl Generator {
         let name = &self.service;
         let labels = self.labels();
         let selector = json!({ "app.kubernetes.io/name": name });
-        let checks: Vec<CheckTiming> = self.checks.iter().map(|c| CheckTiming::from(*c)).collect();
-        let mut container = json!({
-            "name": name,
-            "image": self.image,
-            "ports": [{ "name": "http", "containerPort": self.port, "protocol": "TCP" }],
-            "envFrom": [{ "configMapRef": { "name": format!("{name}-otel") } }],
-            "env": [{
-                "name": "SENTRY_DSN",
-                "valueFrom": { "secretKeyRef": { "name": format!("{name}-sentry"), "key": "dsn", "optional": true } },
-            }],
-            "lifecycle": { "preStop": { "sleep": { "seconds": PRE_STOP } } },
-            "resources": {
-                "requests": { "cpu": "50m", "memory": "32Mi" },
-                "limits": { "memory": "256Mi" },
-            },
-        });
-        if let (Value::Object(container), Value::Object(probes)) = (&mut container, probes(&checks))
-        {
-            container.extend(probes);
-        }
-        let deployment = json!({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": { "name": name, "labels": labels },
-            "spec": {
-                "replicas": self.replicas,
-                "selector": { "matchLabels": selector },
-                "template": {
-                    "metadata": { "labels": labels },
-                    "spec": {
-                        "terminationGracePeriodSeconds": grace_period(self.drain_delay, self.flush_bound),
-                        "containers": [container],
-                    },
-                },
-            },
-        });
-        let config_map = json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": { "name": format!("{name}-otel"), "labels": labels },
-            "data": {
-                "OTEL_SERVICE_NAME": name,
-                "OTEL_EXPORTER_OTLP_ENDPOINT": self.collector,
-                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-                // Everything goes to the collector, which samples by tail.
-                "OTEL_TRACES_SAMPLER": "parentbased_always_on",
-                "DEPLOYMENT_ENVIRONMENT": "production",
-                "LOG_FORMAT": "json",
-            },
-        });
-        let mut config_map = config_map;
-        for (key, value) in &self.env {
-            config_map["data"][key] = json!(value);
-        }
+        let deployment = self.deployment(&labels, &selector);
+        let config_map = self.otel_config_map(&labels);
         let service = json!({
             "apiVersion": "v1",
             "kind": "Service",
@@ -213,38 +161,8 @@ impl Generator {
             "metadata": { "name": name, "labels": labels },
             "spec": { "maxUnavailable": 1, "selector": { "matchLabels": selector } },
         });
-        let monitor = json!({
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "ServiceMonitor",
-            "metadata": { "name": name, "labels": labels },
-            "spec": {
-                "jobLabel": "app.kubernetes.io/name",
-                "selector": { "matchLabels": selector },
-                "endpoints": [{ "port": "http", "path": "/metrics", "interval": "15s" }],
-            },
-        });
-        let rules: Value = serde_norway::from_str(&self.rules_yaml()).unwrap_or(Value::Null);
-        let rule = json!({
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "PrometheusRule",
-            "metadata": { "name": name, "labels": labels },
-            "spec": { "groups": rules["groups"] },
-        });
-        let dashboards: Vec<Value> = self
-            .dashboards()
-            .into_iter()
-            .map(|(board, dashboard)| {
-                json!({
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {
-                        "name": format!("{name}-dashboard-{board}"),
-                        "labels": { "grafana_dashboard": "1", "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "teei-obs" },
-                    },
-                    "data": { format!("{name}-{board}.json"): serde_json::to_string_pretty(&dashboard).unwrap_or_default() },
-                })
-            })
-            .collect();
+        let (monitor, rule) = self.operator_objects(&labels, &selector);
+        let dashboards = self.dashboard_config_maps();
         let resources = [
             "deployment.yaml",
             "otel-configmap.yaml",
@@ -294,19 +212,123 @@ impl Generator {
             ),
         ]
     }
+
+    /// The Deployment: probes and grace period from the checks, drain and flush.
+    fn deployment(&self, labels: &Value, selector: &Value) -> Value {
+        let name = &self.service;
+        let checks: Vec<CheckTiming> = self.checks.iter().map(|c| CheckTiming::from(*c)).collect();
+        let mut container = json!({
+            "name": name,
+            "image": self.image,
+            "ports": [{ "name": "http", "containerPort": self.port, "protocol": "TCP" }],
+            "envFrom": [{ "configMapRef": { "name": format!("{name}-otel") } }],
+            "env": [{
+                "name": "SENTRY_DSN",
+                "valueFrom": { "secretKeyRef": { "name": format!("{name}-sentry"), "key": "dsn", "optional": true } },
+            }],
+            "lifecycle": { "preStop": { "sleep": { "seconds": PRE_STOP } } },
+            "resources": {
+                "requests": { "cpu": "50m", "memory": "32Mi" },
+                "limits": { "memory": "256Mi" },
+            },
+        });
+        if let (Value::Object(container), Value::Object(probes)) = (&mut container, probes(&checks))
+        {
+            container.extend(probes);
+        }
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": { "name": name, "labels": labels },
+            "spec": {
+                "replicas": self.replicas,
+                "selector": { "matchLabels": selector },
+                "template": {
+                    "metadata": { "labels": labels },
+                    "spec": {
+                        "terminationGracePeriodSeconds": grace_period(self.drain_delay, self.flush_bound),
+                        "containers": [container],
+                    },
+                },
+            },
+        })
+    }
+
+    /// The ConfigMap of the OpenTelemetry environment, with the builder's `env`.
+    fn otel_config_map(&self, labels: &Value) -> Value {
+        let name = &self.service;
+        let config_map = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": { "name": format!("{name}-otel"), "labels": labels },
+            "data": {
+                "OTEL_SERVICE_NAME": name,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": self.collector,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                // Everything goes to the collector, which samples by tail.
+                "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+                "DEPLOYMENT_ENVIRONMENT": "production",
+                "LOG_FORMAT": "json",
+            },
+        });
+        let mut config_map = config_map;
+        for (key, value) in &self.env {
+            config_map["data"][key] = json!(value);
+        }
+        config_map
+    }
+
+    /// The Prometheus Operator's ServiceMonitor and PrometheusRule.
+    fn operator_objects(&self, labels: &Value, selector: &Value) -> (Value, Value) {
+        let name = &self.service;
+        let monitor = json!({
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": { "name": name, "labels": labels },
+            "spec": {
+                "jobLabel": "app.kubernetes.io/name",
+                "selector": { "matchLabels": selector },
+                "endpoints": [{ "port": "http", "path": "/metrics", "interval": "15s" }],
+            },
+        });
+        let rules: Value = serde_norway::from_str(&self.rules_yaml()).unwrap_or(Value::Null);
+        let rule = json!({
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": { "name": name, "labels": labels },
+            "spec": { "groups": rules["groups"] },
+        });
+        (monitor, rule)
+    }
+
+    /// One ConfigMap per dashboard, labelled for Grafana's sidecar.
+    fn dashboard_config_maps(&self) -> Vec<Value> {
+        let name = &self.service;
+        self
+            .dashboards()
+            .into_iter()
+            .map(|(board, dashboard)| {
+                json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {
+                        "name": format!("{name}-dashboard-{board}"),
+                        "labels": { "grafana_dashboard": "1", "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "teei-obs" },
+                    },
+                    "data": { format!("{name}-{board}.json"): serde_json::to_string_pretty(&dashboard).unwrap_or_default() },
+                })
+            })
+            .collect()
+    }
 }
 
 /// The collector's address the services' ConfigMaps name by default.
 pub const COLLECTOR: &str = "http://otel-collector:4318";
 
-/// The platform's manifests, under `kubernetes/`: a `kustomization.yaml` over each
-/// service's (`../<service>/kubernetes`) and the OpenTelemetry Collector — its
-/// configuration as `otel-collector-config.yaml` and as the ConfigMap of
-/// `otel-collector.yaml` (with its Deployment and Service). `backend` is where the
-/// collector sends traces (OTLP/HTTP); `keep_ratio` the share of traces without an error
-/// it keeps, in percent (every trace with an error is kept).
-pub fn platform_files(services: &[&str], backend: &str, keep_ratio: f64) -> Vec<File> {
-    let config = json!({
+/// The collector's configuration: OTLP in; memory limiter, tail sampling that keeps every
+/// trace with an error and `keep_ratio` % of the rest, batch; OTLP/HTTP out to `backend`.
+fn collector_config(backend: &str, keep_ratio: f64) -> Value {
+    json!({
         "receivers": {
             "otlp": { "protocols": { "grpc": { "endpoint": "0.0.0.0:4317" }, "http": { "endpoint": "0.0.0.0:4318" } } },
         },
@@ -336,7 +358,17 @@ pub fn platform_files(services: &[&str], backend: &str, keep_ratio: f64) -> Vec<
                 },
             },
         },
-    });
+    })
+}
+
+/// The platform's manifests, under `kubernetes/`: a `kustomization.yaml` over each
+/// service's (`../<service>/kubernetes`) and the OpenTelemetry Collector — its
+/// configuration as `otel-collector-config.yaml` and as the ConfigMap of
+/// `otel-collector.yaml` (with its Deployment and Service). `backend` is where the
+/// collector sends traces (OTLP/HTTP); `keep_ratio` the share of traces without an error
+/// it keeps, in percent (every trace with an error is kept).
+pub fn platform_files(services: &[&str], backend: &str, keep_ratio: f64) -> Vec<File> {
+    let config = collector_config(backend, keep_ratio);
     let labels = json!({ "app.kubernetes.io/name": "otel-collector", "app.kubernetes.io/part-of": "teei-obs" });
     let selector = json!({ "app.kubernetes.io/name": "otel-collector" });
     let collector = [
