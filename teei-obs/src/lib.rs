@@ -233,7 +233,7 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     registry.register(Box::new(metrics::RuntimeCollector::new()?))?;
     registry.register(Box::new(metrics::build_info(&config)?))?;
     let scheduling_delay = prometheus::Gauge::new(
-        "tokio_scheduling_delay_seconds",
+        crate::metrics::names::TOKIO_SCHEDULING_DELAY_SECONDS,
         "How late a 1 s timer last fired on the runtime (event-loop lag)",
     )?;
     registry.register(Box::new(scheduling_delay.clone()))?;

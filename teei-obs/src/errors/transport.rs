@@ -42,7 +42,7 @@ impl Outcomes {
     pub(crate) fn register(registry: &prometheus::Registry) -> prometheus::Result<Self> {
         let dropped = IntCounterVec::new(
             Opts::new(
-                "teei_obs_sentry_envelopes_dropped_total",
+                crate::metrics::names::SENTRY_ENVELOPES_DROPPED_TOTAL,
                 "Sentry envelopes not delivered, by reason",
             ),
             &["reason"],
@@ -51,7 +51,7 @@ impl Outcomes {
             dropped.with_label_values(&[reason]);
         }
         let submitted = IntCounter::new(
-            "teei_obs_sentry_envelopes_submitted_total",
+            crate::metrics::names::SENTRY_ENVELOPES_SUBMITTED_TOTAL,
             "Sentry envelopes the endpoint accepted",
         )?;
         registry.register(Box::new(dropped.clone()))?;

@@ -206,14 +206,14 @@ impl HealthManager {
         let metrics = Metrics {
             status: IntGaugeVec::new(
                 Opts::new(
-                    "health_check_status",
+                    crate::metrics::names::HEALTH_CHECK_STATUS,
                     "1 while a health check passes, 0 while it fails",
                 ),
                 &["name", "kind"],
             )?,
             duration: HistogramVec::new(
                 HistogramOpts::new(
-                    "health_check_duration_seconds",
+                    crate::metrics::names::HEALTH_CHECK_DURATION_SECONDS,
                     "Duration of health check runs",
                 )
                 .buckets(vec![

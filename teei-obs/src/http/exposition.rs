@@ -44,11 +44,12 @@ impl Exposition {
     pub(crate) fn openmetrics(&self) -> String {
         crate::metrics::openmetrics::encode(&self.registry.gather(), &|family, labels, bucket| {
             match (family, bucket) {
-                ("http_request_duration_seconds", Some(bucket)) => {
+                (crate::metrics::names::HTTP_REQUEST_DURATION_SECONDS, Some(bucket)) => {
                     self.http.exemplar(labels, bucket)
                 }
                 (
-                    "db_query_duration_seconds" | "event_processing_duration_seconds",
+                    crate::metrics::names::DB_QUERY_DURATION_SECONDS
+                    | crate::metrics::names::EVENT_PROCESSING_DURATION_SECONDS,
                     Some(bucket),
                 ) => self.standard.exemplar(family, labels, bucket),
                 _ => self.functions.exemplar(family, labels, bucket),

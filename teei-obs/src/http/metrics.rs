@@ -30,28 +30,37 @@ impl HttpMetrics {
         let metrics = HttpMetrics {
             requests: prometheus::IntCounterVec::new(
                 Opts::new(
-                    "http_requests_total",
+                    crate::metrics::names::HTTP_REQUESTS_TOTAL,
                     "HTTP requests by method, route and status",
                 ),
                 &["method", "route", "status"],
             )?,
             duration: prometheus::HistogramVec::new(
-                HistogramOpts::new("http_request_duration_seconds", "HTTP request duration")
-                    .buckets(DURATION_BOUNDS.to_vec()),
+                HistogramOpts::new(
+                    crate::metrics::names::HTTP_REQUEST_DURATION_SECONDS,
+                    "HTTP request duration",
+                )
+                .buckets(DURATION_BOUNDS.to_vec()),
                 &["method", "route"],
             )?,
             request_size: prometheus::HistogramVec::new(
-                HistogramOpts::new("http_request_size_bytes", "HTTP request body size")
-                    .buckets(sizes.clone()),
+                HistogramOpts::new(
+                    crate::metrics::names::HTTP_REQUEST_SIZE_BYTES,
+                    "HTTP request body size",
+                )
+                .buckets(sizes.clone()),
                 &["method", "route"],
             )?,
             response_size: prometheus::HistogramVec::new(
-                HistogramOpts::new("http_response_size_bytes", "HTTP response body size")
-                    .buckets(sizes),
+                HistogramOpts::new(
+                    crate::metrics::names::HTTP_RESPONSE_SIZE_BYTES,
+                    "HTTP response body size",
+                )
+                .buckets(sizes),
                 &["method", "route"],
             )?,
             in_flight: prometheus::IntGauge::new(
-                "http_requests_in_flight",
+                crate::metrics::names::HTTP_REQUESTS_IN_FLIGHT,
                 "HTTP requests being served",
             )?,
             exemplars: Default::default(),

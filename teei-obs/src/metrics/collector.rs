@@ -6,9 +6,9 @@ use prometheus::proto::{self, MetricFamily, MetricType};
 use super::function::Outcome;
 use crate::registry::FunctionEntry;
 
-const CALLS: &str = "function_calls_total";
-const DURATION: &str = "function_calls_duration_seconds";
-const CONCURRENT: &str = "function_calls_concurrent";
+const CALLS: &str = crate::metrics::names::FUNCTION_CALLS_TOTAL;
+const DURATION: &str = crate::metrics::names::FUNCTION_CALLS_DURATION_SECONDS;
+const CONCURRENT: &str = crate::metrics::names::FUNCTION_CALLS_CONCURRENT;
 
 /// A [`prometheus`] collector over the registry's counted functions.
 ///

@@ -21,6 +21,7 @@
 mod collector;
 pub mod exemplar;
 pub(crate) mod function;
+pub mod names;
 pub mod openmetrics;
 pub(crate) mod slot;
 mod standard;

@@ -41,8 +41,8 @@ type Exemplars = std::collections::HashMap<(&'static str, Vec<String>), Box<[Exe
 const BOUNDS: [f64; 11] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
-const DB_DURATION: &str = "db_query_duration_seconds";
-const EVENT_DURATION: &str = "event_processing_duration_seconds";
+const DB_DURATION: &str = crate::metrics::names::DB_QUERY_DURATION_SECONDS;
+const EVENT_DURATION: &str = crate::metrics::names::EVENT_PROCESSING_DURATION_SECONDS;
 
 fn status(ok: bool) -> &'static str {
     if ok { "success" } else { "error" }
@@ -54,7 +54,7 @@ impl StandardMetrics {
         let metrics = StandardMetrics {
             db_queries: IntCounterVec::new(
                 Opts::new(
-                    "db_queries_total",
+                    crate::metrics::names::DB_QUERIES_TOTAL,
                     "Database queries by operation, table and status",
                 ),
                 &["operation", "table", "status"],
@@ -65,13 +65,16 @@ impl StandardMetrics {
             )?,
             events_processed: IntCounterVec::new(
                 Opts::new(
-                    "events_processed_total",
+                    crate::metrics::names::EVENTS_PROCESSED_TOTAL,
                     "Events processed by type and status",
                 ),
                 &["type", "status"],
             )?,
             events_published: IntCounterVec::new(
-                Opts::new("events_published_total", "Events published by type"),
+                Opts::new(
+                    crate::metrics::names::EVENTS_PUBLISHED_TOTAL,
+                    "Events published by type",
+                ),
                 &["type"],
             )?,
             event_duration: HistogramVec::new(
@@ -79,16 +82,22 @@ impl StandardMetrics {
                 &["type"],
             )?,
             queue_size: IntGaugeVec::new(
-                Opts::new("queue_size", "Messages waiting per queue"),
+                Opts::new(
+                    crate::metrics::names::QUEUE_SIZE,
+                    "Messages waiting per queue",
+                ),
                 &["queue"],
             )?,
             errors: IntCounterVec::new(
-                Opts::new("errors_total", "Errors by type and component"),
+                Opts::new(
+                    crate::metrics::names::ERRORS_TOTAL,
+                    "Errors by type and component",
+                ),
                 &["type", "component"],
             )?,
             active_connections: IntGaugeVec::new(
                 Opts::new(
-                    "active_connections",
+                    crate::metrics::names::ACTIVE_CONNECTIONS,
                     "Connections open, by type (http: accepted by the server; nats: to the bus)",
                 ),
                 &["type"],
@@ -199,12 +208,16 @@ pub(crate) struct RuntimeCollector {
 
 impl RuntimeCollector {
     pub(crate) fn new() -> prometheus::Result<Self> {
-        let workers =
-            prometheus::IntGauge::new("tokio_workers", "Worker threads of the Tokio runtime")?;
-        let alive_tasks =
-            prometheus::IntGauge::new("tokio_alive_tasks", "Tasks alive in the Tokio runtime")?;
+        let workers = prometheus::IntGauge::new(
+            crate::metrics::names::TOKIO_WORKERS,
+            "Worker threads of the Tokio runtime",
+        )?;
+        let alive_tasks = prometheus::IntGauge::new(
+            crate::metrics::names::TOKIO_ALIVE_TASKS,
+            "Tasks alive in the Tokio runtime",
+        )?;
         let global_queue = prometheus::IntGauge::new(
-            "tokio_global_queue_depth",
+            crate::metrics::names::TOKIO_GLOBAL_QUEUE_DEPTH,
             "Tasks waiting in the Tokio runtime's global queue",
         )?;
         let descs = [&workers, &alive_tasks, &global_queue]

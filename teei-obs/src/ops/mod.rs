@@ -259,6 +259,59 @@ mod tests {
     use super::alerts::{budget_exhaustion, format_number};
     use super::*;
 
+    /// Every metric family the generated dashboards and rules query is one teei-obs
+    /// produces under a shared constant (`metrics::names`), or one of the few it does not
+    /// produce itself (Prometheus's `up`, the process collector's).
+    #[test]
+    fn the_generator_queries_only_families_the_producers_name() {
+        let external = [
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "process_threads",
+            "process_start_time_seconds",
+        ];
+        let suffixes = [
+            "_total",
+            "_seconds",
+            "_bytes",
+            "_size",
+            "_status",
+            "_concurrent",
+            "_in_flight",
+            "_length",
+            "_connections",
+            "_workers",
+            "_tasks",
+            "_depth",
+            "_threads",
+            "_fds",
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for file in Generator::for_registry("svc").files() {
+            for token in file
+                .contents
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            {
+                let family = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|suffix| token.strip_suffix(suffix))
+                    .unwrap_or(token);
+                if family.contains('_') && suffixes.iter().any(|s| family.ends_with(s)) {
+                    seen.insert(family.to_owned());
+                }
+            }
+        }
+        assert!(seen.contains("http_requests_total"), "{seen:?}");
+        for family in &seen {
+            assert!(
+                crate::metrics::names::ALL.contains(&family.as_str())
+                    || external.contains(&family.as_str()),
+                "{family} is queried but is no shared name"
+            );
+        }
+    }
+
     #[test]
     fn numbers_are_written_as_prometheus_writes_them() {
         assert_eq!(format_number(0.25), "0.25");

@@ -32,21 +32,21 @@ impl PipelineMetrics {
         let metrics = PipelineMetrics {
             dropped: IntCounterVec::new(
                 Opts::new(
-                    "teei_obs_spans_dropped_total",
+                    crate::metrics::names::SPANS_DROPPED_TOTAL,
                     "Sampled spans that were not exported, by reason",
                 ),
                 &["reason"],
             )?,
             exported: IntCounter::new(
-                "teei_obs_spans_exported_total",
+                crate::metrics::names::SPANS_EXPORTED_TOTAL,
                 "Spans the exporter accepted",
             )?,
             failures: IntCounter::new(
-                "teei_obs_span_export_failures_total",
+                crate::metrics::names::SPAN_EXPORT_FAILURES_TOTAL,
                 "Export calls that failed or timed out",
             )?,
             queued: IntGauge::new(
-                "teei_obs_span_queue_length",
+                crate::metrics::names::SPAN_QUEUE_LENGTH,
                 "Spans waiting in the export queue",
             )?,
         };

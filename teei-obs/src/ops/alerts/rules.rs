@@ -2,6 +2,8 @@
 //! runbook, dashboard — grouped by what it watches.
 
 use super::{Alert, Runbook, Severity, budget_exhaustion, format_number};
+#[allow(clippy::wildcard_imports)]
+use crate::metrics::names::*;
 use crate::ops::Generator;
 
 impl Generator {
@@ -78,7 +80,7 @@ impl<'a> Rules<'a> {
     fn errors(&self) -> String {
         let job = &self.selector;
         format!(
-            "sum(rate(http_requests_total{{{}}}[5m])) / sum(rate(http_requests_total{{{job}}}[5m]))",
+            "sum(rate({HTTP_REQUESTS_TOTAL}{{{}}}[5m])) / sum(rate({HTTP_REQUESTS_TOTAL}{{{job}}}[5m]))",
             self.sel("status=~\"5..\"")
         )
     }
@@ -140,7 +142,7 @@ impl<'a> Rules<'a> {
                 name: "HighLatency",
                 expr: format!(
                     "{} > {}",
-                    self.p95("http_request_duration_seconds"),
+                    self.p95(HTTP_REQUEST_DURATION_SECONDS),
                     t.latency_p95_warning
                 ),
                 for_: "10m",
@@ -155,7 +157,7 @@ impl<'a> Rules<'a> {
                 name: "VeryHighLatency",
                 expr: format!(
                     "{} > {}",
-                    self.p95("http_request_duration_seconds"),
+                    self.p95(HTTP_REQUEST_DURATION_SECONDS),
                     t.latency_p95_critical
                 ),
                 for_: "5m",
@@ -177,7 +179,7 @@ impl<'a> Rules<'a> {
                 name: "DatabaseSlow",
                 expr: format!(
                         "{} > {}",
-                        self.p95("db_query_duration_seconds"),
+                        self.p95(DB_QUERY_DURATION_SECONDS),
                         t.db_p95_warning
                     ),
                 for_: "10m",
@@ -194,7 +196,7 @@ impl<'a> Rules<'a> {
             Spec {
                 name: "DatabaseErrors",
                 expr: format!(
-                        "sum(rate(db_queries_total{{{}}}[5m])) / sum(rate(db_queries_total{{{job}}}[5m])) > {}",
+                        "sum(rate({DB_QUERIES_TOTAL}{{{}}}[5m])) / sum(rate({DB_QUERIES_TOTAL}{{{job}}}[5m])) > {}",
                         self.sel("status=\"error\""),
                         t.db_error_ratio_critical
                     ),
@@ -209,7 +211,7 @@ impl<'a> Rules<'a> {
             Spec {
                 name: "EventBacklog",
                 expr: format!(
-                        "max by (queue) (queue_size{{{job}}}) > {}",
+                        "max by (queue) ({QUEUE_SIZE}{{{job}}}) > {}",
                         t.queue_backlog_warning
                     ),
                 for_: "10m",
@@ -223,7 +225,7 @@ impl<'a> Rules<'a> {
             Spec {
                 name: "EventProcessingErrors",
                 expr: format!(
-                        "sum(rate(events_processed_total{{{}}}[5m])) / sum(rate(events_processed_total{{{job}}}[5m])) > {}",
+                        "sum(rate({EVENTS_PROCESSED_TOTAL}{{{}}}[5m])) / sum(rate({EVENTS_PROCESSED_TOTAL}{{{job}}}[5m])) > {}",
                         self.sel("status=\"error\""),
                         t.event_error_ratio_critical
                     ),
@@ -273,7 +275,7 @@ impl<'a> Rules<'a> {
             Spec {
                 name: "RuntimeSchedulingDelay",
                 expr: format!(
-                    "tokio_scheduling_delay_seconds{{{job}}} > {}",
+                    "{TOKIO_SCHEDULING_DELAY_SECONDS}{{{job}}} > {}",
                     t.scheduling_delay_warning
                 ),
                 for_: "5m",
@@ -301,7 +303,7 @@ impl<'a> Rules<'a> {
             let mut rule = Spec {
                 name: "DependencyHealthFailing",
                 expr: format!(
-                    "health_check_status{{{}}} == 0",
+                    "{HEALTH_CHECK_STATUS}{{{}}} == 0",
                     self.sel(&format!("name=\"{}\"", check.name()))
                 ),
                 for_: "2m",
@@ -381,7 +383,7 @@ impl<'a> Rules<'a> {
             if let Some(success) = objective.success() {
                 let errors = |window: &str| {
                     format!(
-                        "sum(rate(function_calls_total{{{series},result=~\"error|panic\"}}[{window}])) / sum(rate(function_calls_total{{{series}}}[{window}]))"
+                        "sum(rate({FUNCTION_CALLS_TOTAL}{{{series},result=~\"error|panic\"}}[{window}])) / sum(rate({FUNCTION_CALLS_TOTAL}{{{series}}}[{window}]))"
                     )
                 };
                 burn("Error", &errors, success);

@@ -1,6 +1,8 @@
 //! The `db_*` families.
 
 use super::{Board, Queries};
+#[allow(clippy::wildcard_imports)]
+use crate::metrics::names::*;
 
 /// The `database` dashboard.
 pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
@@ -9,14 +11,14 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
         .row("Queries")
         .series(
             "Queries per second",
-            &q.rate("db_queries_total", "operation, table, status", "5m"),
+            &q.rate(DB_QUERIES_TOTAL, "operation, table, status", "5m"),
             "{{operation}} {{table}} {{status}}",
             "ops",
         )
         .series(
             "Failing share",
             &format!(
-                "sum(rate(db_queries_total{{{}}}[5m])) / sum(rate(db_queries_total{{{job}}}[5m]))",
+                "sum(rate({DB_QUERIES_TOTAL}{{{}}}[5m])) / sum(rate({DB_QUERIES_TOTAL}{{{job}}}[5m]))",
                 g.sel("status=\"error\"")
             ),
             "errors",
@@ -25,13 +27,13 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
         .row("Duration")
         .series(
             "p95 by table",
-            &q.quantile(0.95, "db_query_duration_seconds", "operation, table"),
+            &q.quantile(0.95, DB_QUERY_DURATION_SECONDS, "operation, table"),
             "{{operation}} {{table}}",
             "s",
         )
         .series(
             "p99 by table",
-            &q.quantile(0.99, "db_query_duration_seconds", "operation, table"),
+            &q.quantile(0.99, DB_QUERY_DURATION_SECONDS, "operation, table"),
             "{{operation}} {{table}}",
             "s",
         )

@@ -1,6 +1,8 @@
 //! The event bus: processed, published, duration, queues.
 
 use super::{Board, Queries};
+#[allow(clippy::wildcard_imports)]
+use crate::metrics::names::*;
 
 /// The `events` dashboard.
 pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
@@ -9,25 +11,25 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
         .row("Flow")
         .series(
             "Processed per second",
-            &q.rate("events_processed_total", "type, status", "5m"),
+            &q.rate(EVENTS_PROCESSED_TOTAL, "type, status", "5m"),
             "{{type}} {{status}}",
             "ops",
         )
         .series(
             "Published per second",
-            &q.rate("events_published_total", "type", "5m"),
+            &q.rate(EVENTS_PUBLISHED_TOTAL, "type", "5m"),
             "{{type}}",
             "ops",
         )
         .series(
             "Processing p95",
-            &q.quantile(0.95, "event_processing_duration_seconds", "type"),
+            &q.quantile(0.95, EVENT_PROCESSING_DURATION_SECONDS, "type"),
             "{{type}}",
             "s",
         )
         .series(
             "Queue size",
-            &format!("max by (queue) (queue_size{{{job}}})"),
+            &format!("max by (queue) ({QUEUE_SIZE}{{{job}}})"),
             "{{queue}}",
             "none",
         )

@@ -1,6 +1,8 @@
 //! A row per `#[counted]`/`#[traced]` function.
 
 use super::{Board, Queries};
+#[allow(clippy::wildcard_imports)]
+use crate::metrics::names::*;
 
 /// The `functions` dashboard.
 pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
@@ -33,14 +35,14 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
             functions = functions
                 .series(
                     "Calls per second by result",
-                    &format!("sum by (result) (rate(function_calls_total{{{series}}}[5m]))"),
+                    &format!("sum by (result) (rate({FUNCTION_CALLS_TOTAL}{{{series}}}[5m]))"),
                     "{{result}}",
                     "ops",
                 )
                 .series(
                     "Error share",
                     &format!(
-                        "sum(rate(function_calls_total{{{series},result=~\"error|panic\"}}[5m])) / sum(rate(function_calls_total{{{series}}}[5m]))"
+                        "sum(rate({FUNCTION_CALLS_TOTAL}{{{series},result=~\"error|panic\"}}[5m])) / sum(rate({FUNCTION_CALLS_TOTAL}{{{series}}}[5m]))"
                     ),
                     "errors",
                     "percentunit",
@@ -56,7 +58,7 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
             if metrics.tracks_concurrency() {
                 functions = functions.series(
                     "Concurrent calls",
-                    &format!("function_calls_concurrent{{{series}}}"),
+                    &format!("{FUNCTION_CALLS_CONCURRENT}{{{series}}}"),
                     "in progress",
                     "none",
                 );

@@ -1,6 +1,8 @@
 //! A row per `#[health_check]`.
 
 use super::{Board, Queries};
+#[allow(clippy::wildcard_imports)]
+use crate::metrics::names::*;
 
 /// The `health` dashboard.
 pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
@@ -9,7 +11,7 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
         .row("All checks")
         .series(
             "Passing (1) / failing (0)",
-            &format!("health_check_status{{{job}}}"),
+            &format!("{HEALTH_CHECK_STATUS}{{{job}}}"),
             "{{name}}",
             "none",
         );
@@ -24,7 +26,7 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
                 check.interval(),
                 check.timeout()
             ))
-            .stat("Status", &format!("health_check_status{{{series}}}"), "status", "none")
+            .stat("Status", &format!("{HEALTH_CHECK_STATUS}{{{series}}}"), "status", "none")
             .series(
                 "Check duration p95",
                 &format!("histogram_quantile(0.95, sum by (le) (rate(health_check_duration_seconds_bucket{{{series}}}[5m])))"),

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 use super::Generator;
 use super::grafana::Board;
+#[allow(clippy::wildcard_imports)]
+use crate::metrics::names::*;
 
 /// What every dashboard family builds its panels from.
 struct Queries<'a> {
@@ -54,7 +56,7 @@ impl<'a> Queries<'a> {
     fn http_errors(&self) -> String {
         let job = &self.job;
         format!(
-            "sum(rate(http_requests_total{{{}}}[5m])) / sum(rate(http_requests_total{{{job}}}[5m]))",
+            "sum(rate({HTTP_REQUESTS_TOTAL}{{{}}}[5m])) / sum(rate({HTTP_REQUESTS_TOTAL}{{{job}}}[5m]))",
             self.generator.sel("status=~\"5..\"")
         )
     }

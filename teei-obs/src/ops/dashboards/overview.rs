@@ -1,6 +1,8 @@
 //! The service overview: up, health, traffic, errors, latency, function calls, memory, CPU.
 
 use super::{Board, Queries};
+#[allow(clippy::wildcard_imports)]
+use crate::metrics::names::*;
 
 /// The `overview` dashboard.
 pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
@@ -10,33 +12,33 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
         .stat("Up", &format!("up{{{job}}}"), "{{instance}}", "none")
         .stat(
             "Health checks passing",
-            &format!("sum(health_check_status{{{job}}})"),
+            &format!("sum({HEALTH_CHECK_STATUS}{{{job}}})"),
             "passing",
             "none",
         )
         .stat(
             "Annotated functions",
-            &format!("count(count by (function, module) (function_calls_total{{{job}}}))"),
+            &format!("count(count by (function, module) ({FUNCTION_CALLS_TOTAL}{{{job}}}))"),
             "functions",
             "none",
         )
         .row("Traffic")
         .series(
             "Requests per second",
-            &q.rate("http_requests_total", "status", "5m"),
+            &q.rate(HTTP_REQUESTS_TOTAL, "status", "5m"),
             "{{status}}",
             "reqps",
         )
         .series("5xx share", &q.http_errors(), "5xx", "percentunit")
         .series(
             "p95 latency",
-            &q.quantile(0.95, "http_request_duration_seconds", ""),
+            &q.quantile(0.95, HTTP_REQUEST_DURATION_SECONDS, ""),
             "p95",
             "s",
         )
         .series(
             "Function calls per second",
-            &q.rate("function_calls_total", "function, result", "5m"),
+            &q.rate(FUNCTION_CALLS_TOTAL, "function, result", "5m"),
             "{{function}} {{result}}",
             "ops",
         )

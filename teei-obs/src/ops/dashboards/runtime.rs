@@ -1,6 +1,8 @@
 //! The process and the Tokio runtime, and the span pipeline.
 
 use super::{Board, Queries};
+#[allow(clippy::wildcard_imports)]
+use crate::metrics::names::*;
 
 /// The `runtime` dashboard.
 pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
@@ -51,44 +53,44 @@ fn tokio_and_pipeline(board: Board, q: &Queries<'_>) -> Board {
         .row("Tokio runtime")
         .series(
             "Workers",
-            &format!("tokio_workers{{{job}}}"),
+            &format!("{TOKIO_WORKERS}{{{job}}}"),
             "workers",
             "none",
         )
         .series(
             "Alive tasks",
-            &format!("tokio_alive_tasks{{{job}}}"),
+            &format!("{TOKIO_ALIVE_TASKS}{{{job}}}"),
             "tasks",
             "none",
         )
         .series(
             "Global queue depth",
-            &format!("tokio_global_queue_depth{{{job}}}"),
+            &format!("{TOKIO_GLOBAL_QUEUE_DEPTH}{{{job}}}"),
             "queued",
             "none",
         )
         .series(
             "Scheduling delay",
-            &format!("tokio_scheduling_delay_seconds{{{job}}}"),
+            &format!("{TOKIO_SCHEDULING_DELAY_SECONDS}{{{job}}}"),
             "delay",
             "s",
         )
         .row("Telemetry pipeline")
         .series(
             "Spans exported per second",
-            &format!("sum(rate(teei_obs_spans_exported_total{{{job}}}[5m]))"),
+            &format!("sum(rate({SPANS_EXPORTED_TOTAL}{{{job}}}[5m]))"),
             "exported",
             "ops",
         )
         .series(
             "Spans dropped per second",
-            &q.rate("teei_obs_spans_dropped_total", "reason", "5m"),
+            &q.rate(SPANS_DROPPED_TOTAL, "reason", "5m"),
             "{{reason}}",
             "ops",
         )
         .series(
             "Span queue",
-            &format!("teei_obs_span_queue_length{{{job}}}"),
+            &format!("{SPAN_QUEUE_LENGTH}{{{job}}}"),
             "queued",
             "none",
         )
