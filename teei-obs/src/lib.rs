@@ -220,114 +220,23 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
     let functions = entries.len();
     let registry = prometheus::Registry::new();
     registry.register(Box::new(metrics::FunctionCollector::new(entries.clone())?))?;
-
     let filters = trace::Filters::parse(&config.log_filter, &config.traces_filter)?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
     trace::install_propagators(&config.propagators);
-    let http_metrics = Arc::new(http::HttpMetrics::new(&registry)?);
-    let standard_metrics = metrics::StandardMetrics::new(&registry)?;
-    #[cfg(target_os = "linux")]
-    registry.register(Box::new(
-        prometheus::process_collector::ProcessCollector::for_self(),
-    ))?;
-    registry.register(Box::new(metrics::RuntimeCollector::new()?))?;
-    registry.register(Box::new(metrics::build_info(&config)?))?;
-    let scheduling_delay = prometheus::Gauge::new(
-        crate::metrics::names::TOKIO_SCHEDULING_DELAY_SECONDS,
-        "How late a 1 s timer last fired on the runtime (event-loop lag)",
-    )?;
-    registry.register(Box::new(scheduling_delay.clone()))?;
-    metrics::start_scheduling_delay_probe(scheduling_delay);
+    let (http_metrics, standard_metrics) = install_metrics(&config, &registry)?;
     #[cfg(feature = "sentry")]
-    let error_tracking = match &config.sentry {
-        Some(settings) => Some(Arc::new(errors::init(
-            settings,
-            &errors::ServiceInfo {
-                name: config.service_name.clone(),
-                release: config.service_version.clone(),
-                environment: config.environment.clone(),
-                redactor: config.redactor.clone(),
-            },
-            &registry,
-        )?)),
-        None => None,
-    };
+    let error_tracking = install_error_tracking(&config, &registry)?;
     trace::install_panic_hook();
-    let health = Arc::new(health::HealthManager::new(
-        health::checks(),
-        config.state.clone(),
-        config.service_name.clone(),
-        config.service_version.clone().unwrap_or_default(),
-        config.damping,
-        config.health_details,
-        &registry,
-    )?);
-    health.start();
-    let core = trace::Core::new(
-        config.effective_sampler(),
-        pipeline.clone(),
-        config.redactor.clone(),
-    );
-    if config.opentelemetry_api {
-        trace::install_tracer_provider(
-            pipeline.clone(),
-            config.effective_sampler(),
-            config.redactor.clone(),
-        );
-    }
+    let health = install_health(&config, &registry)?;
+    let core = install_tracing(&config, &pipeline);
     #[cfg(feature = "console")]
-    let console = config.console_enabled().then(|| {
-        let console = console::Console::new(
-            &config.service_name,
-            config.redactor.clone(),
-            config.console_limits,
-        );
-        let tap = console.clone();
-        pipeline.set_tap(Box::new(move |spans| tap.record_spans(spans)));
-        console
-    });
-    let logs = log::LogOutput {
-        format: config.effective_log_format(),
-        service: config.service_name.clone(),
-        environment: config.environment.clone(),
-        version: config.service_version.clone().unwrap_or_default(),
-        redactor: config.redactor.clone(),
-        sink: if config.capture_logs {
-            log::LogSink::Memory(Default::default())
-        } else {
-            log::LogSink::Stderr
-        },
+    let console = install_console(&config, &pipeline);
+    let logs = log_output(
+        &config,
         #[cfg(feature = "console")]
-        console: console.clone(),
-    };
-    let subscriber_installed = config.install_subscriber
-        && tracing::subscriber::set_global_default(make_subscriber(
-            &core,
-            &filters,
-            &logs,
-            &config.redactor,
-        ))
-        .is_ok();
-    if config.log_bridge {
-        install_log_bridge(&filters);
-    }
-    #[cfg(feature = "metrics-facade")]
-    if config.install_metrics_recorder {
-        // The facade's metrics go into this service's registry, next to its own.
-        let recorder = metrics_prometheus::Recorder::builder()
-            .with_registry(registry.clone())
-            .build();
-        if ::metrics::set_global_recorder(recorder).is_err() {
-            tracing::warn!(
-                "a `metrics` recorder was already installed; `metrics::counter!` and friends go there, not to this /metrics"
-            );
-        }
-    }
-    if config.install_subscriber && !subscriber_installed {
-        tracing::warn!(
-            "a global tracing subscriber was already installed; teei-obs spans go through it"
-        );
-    }
+        console.clone(),
+    );
+    let subscriber_installed = install_subscriber(&config, &core, &filters, &logs, &registry);
     let checks = health::checks().len();
     tracing::info!(
         service = config.name(),
@@ -359,6 +268,160 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         #[cfg(feature = "console")]
         console,
     })
+}
+
+/// The metric families of every service on `registry`: HTTP, the standard families, the
+/// process and the runtime, build info, and the scheduling-delay probe.
+fn install_metrics(
+    config: &Config,
+    registry: &prometheus::Registry,
+) -> Result<(Arc<http::HttpMetrics>, metrics::StandardMetrics), InitError> {
+    let http_metrics = Arc::new(http::HttpMetrics::new(registry)?);
+    let standard_metrics = metrics::StandardMetrics::new(registry)?;
+    #[cfg(target_os = "linux")]
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    registry.register(Box::new(metrics::RuntimeCollector::new()?))?;
+    registry.register(Box::new(metrics::build_info(config)?))?;
+    let scheduling_delay = prometheus::Gauge::new(
+        crate::metrics::names::TOKIO_SCHEDULING_DELAY_SECONDS,
+        "How late a 1 s timer last fired on the runtime (event-loop lag)",
+    )?;
+    registry.register(Box::new(scheduling_delay.clone()))?;
+    metrics::start_scheduling_delay_probe(scheduling_delay);
+    Ok((http_metrics, standard_metrics))
+}
+
+/// Sentry's client, when a DSN is configured.
+#[cfg(feature = "sentry")]
+fn install_error_tracking(
+    config: &Config,
+    registry: &prometheus::Registry,
+) -> Result<Option<Arc<errors::ErrorTracking>>, InitError> {
+    let Some(settings) = &config.sentry else {
+        return Ok(None);
+    };
+    let service = errors::ServiceInfo {
+        name: config.service_name.clone(),
+        release: config.service_version.clone(),
+        environment: config.environment.clone(),
+        redactor: config.redactor.clone(),
+    };
+    Ok(Some(Arc::new(errors::init(settings, &service, registry)?)))
+}
+
+/// The health manager over the registered checks, started.
+fn install_health(
+    config: &Config,
+    registry: &prometheus::Registry,
+) -> Result<Arc<health::HealthManager>, InitError> {
+    let health = Arc::new(health::HealthManager::new(
+        health::checks(),
+        config.state.clone(),
+        config.service_name.clone(),
+        config.service_version.clone().unwrap_or_default(),
+        config.damping,
+        config.health_details,
+        registry,
+    )?);
+    health.start();
+    Ok(health)
+}
+
+/// The span recorder, and OpenTelemetry's global tracer provider on the same pipeline.
+fn install_tracing(config: &Config, pipeline: &Arc<trace::Pipeline>) -> trace::Core {
+    let core = trace::Core::new(
+        config.effective_sampler(),
+        pipeline.clone(),
+        config.redactor.clone(),
+    );
+    if config.opentelemetry_api {
+        trace::install_tracer_provider(
+            pipeline.clone(),
+            config.effective_sampler(),
+            config.redactor.clone(),
+        );
+    }
+    core
+}
+
+/// The embedded console, fed every span the pipeline exports or keeps, when it is on.
+#[cfg(feature = "console")]
+fn install_console(config: &Config, pipeline: &trace::Pipeline) -> Option<console::Console> {
+    config.console_enabled().then(|| {
+        let console = console::Console::new(
+            &config.service_name,
+            config.redactor.clone(),
+            config.console_limits,
+        );
+        let tap = console.clone();
+        pipeline.set_tap(Box::new(move |spans| tap.record_spans(spans)));
+        console
+    })
+}
+
+/// Where and how log lines are written.
+fn log_output(
+    config: &Config,
+    #[cfg(feature = "console")] console: Option<console::Console>,
+) -> log::LogOutput {
+    log::LogOutput {
+        format: config.effective_log_format(),
+        service: config.service_name.clone(),
+        environment: config.environment.clone(),
+        version: config.service_version.clone().unwrap_or_default(),
+        redactor: config.redactor.clone(),
+        sink: if config.capture_logs {
+            log::LogSink::Memory(Default::default())
+        } else {
+            log::LogSink::Stderr
+        },
+        #[cfg(feature = "console")]
+        console,
+    }
+}
+
+/// The global `tracing` subscriber (unless told not to, or one is there already: then a
+/// warning), the `log` bridge, and the `metrics` facade's recorder on `registry`. Whether
+/// the subscriber was installed.
+fn install_subscriber(
+    config: &Config,
+    core: &trace::Core,
+    filters: &trace::Filters,
+    logs: &log::LogOutput,
+    #[cfg_attr(not(feature = "metrics-facade"), allow(unused_variables))]
+    registry: &prometheus::Registry,
+) -> bool {
+    let installed = config.install_subscriber
+        && tracing::subscriber::set_global_default(make_subscriber(
+            core,
+            filters,
+            logs,
+            &config.redactor,
+        ))
+        .is_ok();
+    if config.log_bridge {
+        install_log_bridge(filters);
+    }
+    #[cfg(feature = "metrics-facade")]
+    if config.install_metrics_recorder {
+        // The facade's metrics go into this service's registry, next to its own.
+        let recorder = metrics_prometheus::Recorder::builder()
+            .with_registry(registry.clone())
+            .build();
+        if ::metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!(
+                "a `metrics` recorder was already installed; `metrics::counter!` and friends go there, not to this /metrics"
+            );
+        }
+    }
+    if config.install_subscriber && !installed {
+        tracing::warn!(
+            "a global tracing subscriber was already installed; teei-obs spans go through it"
+        );
+    }
+    installed
 }
 
 fn build_pipeline(
