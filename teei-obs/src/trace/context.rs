@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use opentelemetry::trace::{SpanContext, TraceState};
 
-use super::ids;
+use super::ids::{self, generate_shared_id};
 
 /// The correlation header: one ID for everything a user action causes.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
@@ -398,51 +398,10 @@ pub fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// A new random ID in UUID v4 form.
-pub fn generate_id() -> String {
-    let mut out = [0u8; 36];
-    write_id(&mut out).to_owned()
-}
-
-/// [`generate_id`] straight into the `Arc` a context keeps: one allocation, not two.
-pub(crate) fn generate_shared_id() -> Arc<str> {
-    let mut out = [0u8; 36];
-    Arc::from(write_id(&mut out))
-}
-
-/// Writes a random UUID v4 into `out` and returns it as text.
-fn write_id(out: &mut [u8; 36]) -> &str {
-    let mut bytes = ids::trace_id().to_be_bytes();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut at = 0;
-    for (i, byte) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out[at] = b'-';
-            at += 1;
-        }
-        out[at..at + 2].copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
-        at += 2;
-    }
-    // Only ASCII hex digits and dashes were written.
-    std::str::from_utf8(out).unwrap_or_default()
-}
-
-/// Each byte's two lower-case hex digits: one load per byte instead of two shifts and two.
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0; 2]; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        pairs[byte] = [HEX[byte >> 4], HEX[byte & 0x0f]];
-        byte += 1;
-    }
-    pairs
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::ids::generate_id;
 
     #[test]
     fn generated_ids_are_valid_uuid_v4() {
@@ -451,24 +410,6 @@ mod tests {
         assert_eq!(&id[14..15], "4");
         assert!(is_valid_id(&id));
         assert_ne!(id, generate_id());
-    }
-
-    #[test]
-    fn generated_ids_are_lower_case_hex_in_the_uuid_layout() {
-        for _ in 0..1_000 {
-            let id = generate_id();
-            for (i, c) in id.char_indices() {
-                if matches!(i, 8 | 13 | 18 | 23) {
-                    assert_eq!(c, '-', "{id}");
-                } else {
-                    assert!(matches!(c, '0'..='9' | 'a'..='f'), "{id}");
-                }
-            }
-            assert!(
-                matches!(&id[19..20], "8" | "9" | "a" | "b"),
-                "{id}: the variant"
-            );
-        }
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub(crate) use filter::{Filters, max_level};
 mod global;
 pub(crate) use global::install_tracer_provider;
 mod ids;
+pub use ids::generate_id;
 pub(crate) use ids::preset_root_trace_id;
 mod layer;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -42,6 +43,7 @@ mod panics;
 pub(crate) use panics::{PANIC_TARGET, install_panic_hook};
 #[doc(hidden)]
 pub use panics::{PanicMark, PanicMarked};
+mod headers;
 mod propagation;
 pub mod reports;
 pub(crate) use context::{UnrecordedServer, swap_thread_context};
@@ -57,7 +59,7 @@ pub(crate) use context::request_ids;
 pub(crate) use context::suppress_tracing as suppress_on_this_thread;
 pub use context::{
     CAUSATION_HEADER, CORRELATION_HEADER, MAX_ID_LEN, RequestContext, correlation_id, current,
-    generate_id, is_valid_id,
+    is_valid_id,
 };
 pub use export::FlushError;
 pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
