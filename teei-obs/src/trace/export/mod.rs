@@ -8,15 +8,18 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
 
 use super::context::suppress_tracing;
+
+mod thread;
+use thread::{AWAKE, Hooks, PARKED_IDLE, PARKED_TIMED, export_loop};
 
 /// Counters of the export pipeline, served on `/metrics`.
 #[derive(Clone, Debug)]
@@ -365,170 +368,6 @@ impl Pipeline {
         match done_rx.recv_timeout(timeout) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => Ok(()),
             Err(RecvTimeoutError::Timeout) => Err(FlushError::TimedOut(timeout)),
-        }
-    }
-}
-
-/// The export thread is running.
-const AWAKE: u8 = 0;
-/// It sleeps until its batch timer: a full batch wakes it early.
-const PARKED_TIMED: u8 = 1;
-/// Nothing is pending: it sleeps with no timer, and the next span wakes it.
-const PARKED_IDLE: u8 = 2;
-/// How long an idle export thread sleeps at most: only a wake-up lost to a race with a
-/// hand-over (the flag and the queue count are read apart) makes it matter.
-const IDLE_SLEEP: Duration = Duration::from_secs(60);
-
-/// Sleeps until the batch timer, a full batch or a control message (both unpark) while
-/// spans come; once `quiet` (none arrived since the last look) and none is pending, until
-/// the next span arrives (which unparks) or a control message, and the batch timer then
-/// starts from that span. Under a steady stream the thread so never sleeps without its
-/// timer, and a hand-over never pays for waking it between two batches. The flag is set
-/// before the queue is looked at again, so a span handed over in between is seen.
-fn sleep(
-    parked: &AtomicU8,
-    metrics: &PipelineMetrics,
-    settings: &QueueSettings,
-    deadline: &mut Instant,
-    quiet: bool,
-) {
-    let max_batch = i64::try_from(settings.max_batch).unwrap_or(i64::MAX);
-    if quiet && metrics.queued.get() == 0 {
-        parked.store(PARKED_IDLE, Ordering::SeqCst);
-        if metrics.queued.get() == 0 {
-            std::thread::park_timeout(IDLE_SLEEP);
-        }
-        *deadline = Instant::now() + settings.delay;
-    } else {
-        parked.store(PARKED_TIMED, Ordering::SeqCst);
-        if metrics.queued.get() < max_batch {
-            std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
-        }
-    }
-    parked.store(AWAKE, Ordering::SeqCst);
-}
-
-/// What the export thread shares with the pipeline besides the queue.
-struct Hooks {
-    /// The console's view of every exported batch.
-    tap: SpanTap,
-    /// How the thread sleeps, so that a full batch, or the first span after idling, wakes it.
-    parked: Arc<AtomicU8>,
-}
-
-fn export_loop<E: SpanExporter>(
-    runtime: &tokio::runtime::Runtime,
-    exporter: &E,
-    spans: &Receiver<SpanData>,
-    control: &Receiver<Control>,
-    settings: QueueSettings,
-    metrics: &PipelineMetrics,
-    hooks: &Hooks,
-) {
-    let Hooks { tap, parked } = hooks;
-    // A collector that is down or untrusted fails every batch: say so once per interval,
-    // with how many failed since, not once per batch.
-    let reported = std::cell::Cell::new(None::<Instant>);
-    let unreported = std::cell::Cell::new(0u64);
-    let export = |batch: &mut Vec<SpanData>| {
-        if batch.is_empty() {
-            return;
-        }
-        let count = batch.len();
-        metrics.queued.sub(count as i64);
-        let spans = std::mem::take(batch);
-        if let Some(tap) = tap.get() {
-            tap(&spans);
-        }
-        // A panicking exporter costs its batch, not the export thread.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runtime.block_on(async {
-                tokio::time::timeout(settings.export_timeout, exporter.export(spans)).await
-            })
-        }));
-        let failure = match result {
-            Ok(Ok(Ok(()))) => {
-                metrics.exported.inc_by(count as u64);
-                return;
-            }
-            Ok(Ok(Err(error))) => error.to_string(),
-            Ok(Err(_)) => format!("timed out after {:?}", settings.export_timeout),
-            Err(_) => "the exporter panicked".to_owned(),
-        };
-        metrics.failures.inc();
-        metrics.drop_spans("export_failed", count);
-        unreported.set(unreported.get() + 1);
-        if reported
-            .get()
-            .is_none_or(|at| at.elapsed() >= settings.delay)
-        {
-            let failures = unreported.replace(0);
-            reported.set(Some(Instant::now()));
-            tracing::warn!(
-                error = %failure,
-                spans = count,
-                failures,
-                "span export failed ({failures} failed export call(s) since the last report)"
-            );
-        }
-    };
-    let drain = |batch: &mut Vec<SpanData>| {
-        while let Ok(span) = spans.try_recv() {
-            batch.push(span);
-            if batch.len() >= settings.max_batch {
-                export(batch);
-            }
-        }
-        export(batch);
-    };
-    let mut batch = Vec::with_capacity(settings.max_batch);
-    let mut deadline = Instant::now() + settings.delay;
-    loop {
-        match control.try_recv() {
-            Ok(Control::Flush(done)) => {
-                drain(&mut batch);
-                let _ = done.send(());
-            }
-            Ok(Control::Shutdown(done)) => {
-                drain(&mut batch);
-                let _ = done.send(());
-                return;
-            }
-            Err(TryRecvError::Disconnected) => {
-                drain(&mut batch);
-                return;
-            }
-            Err(TryRecvError::Empty) => {}
-        }
-        // Poll rather than block on the queue: a receiver parked in `recv` makes every
-        // `try_send` of the service pay for waking it up.
-        let mut taken = 0;
-        loop {
-            match spans.try_recv() {
-                Ok(span) => {
-                    taken += 1;
-                    batch.push(span);
-                    if batch.len() >= settings.max_batch {
-                        export(&mut batch);
-                    }
-                    if taken >= settings.capacity {
-                        break;
-                    }
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    export(&mut batch);
-                    return;
-                }
-            }
-        }
-        if Instant::now() >= deadline {
-            export(&mut batch);
-            deadline = Instant::now() + settings.delay;
-        }
-        if taken < settings.max_batch {
-            // Nothing arrived since the last look: quiet, the timer can go too.
-            sleep(parked, metrics, &settings, &mut deadline, taken == 0);
         }
     }
 }
