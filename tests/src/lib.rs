@@ -166,6 +166,16 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     addr
 }
 
+/// The JSON log lines `obs` kept (`Config::capture_logs`) of the request or message with
+/// correlation ID `correlation`; panics on a line that is not JSON.
+pub fn json_lines_with(obs: &teei_obs::Obs, correlation: &str) -> Vec<serde_json::Value> {
+    obs.recent_logs()
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON lines"))
+        .filter(|line| line["correlationId"] == correlation)
+        .collect()
+}
+
 /// The value of the sample `series` (name and labels exactly as exposed) in `text`.
 pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()

@@ -48,12 +48,7 @@ async fn price(id: u32) -> String {
 }
 
 fn lines_with(correlation: &str) -> Vec<serde_json::Value> {
-    obs()
-        .recent_logs()
-        .iter()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON lines"))
-        .filter(|line| line["correlationId"] == correlation)
-        .collect()
+    teei_obs_tests::json_lines_with(obs(), correlation)
 }
 
 /// One test body, both wirings: `init`'s fast subscriber and a `Registry` with the layers.

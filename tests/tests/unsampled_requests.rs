@@ -75,12 +75,7 @@ async fn handler() -> String {
 }
 
 fn lines_with(correlation: &str) -> Vec<serde_json::Value> {
-    obs()
-        .recent_logs()
-        .iter()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON lines"))
-        .filter(|line| line["correlationId"] == correlation)
-        .collect()
+    teei_obs_tests::json_lines_with(obs(), correlation)
 }
 
 /// Sends one request to `/work/9` with `headers` (and a correlation ID); the handler's

@@ -122,6 +122,15 @@ fn file(path: &str, header: &str, value: &Value) -> File {
     documents(path, header, std::slice::from_ref(value))
 }
 
+/// A kustomization over `resources`.
+fn kustomization<S: serde::Serialize>(resources: &[S]) -> Value {
+    json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+    })
+}
+
 /// Several objects in one file, as YAML documents.
 fn documents(path: &str, header: &str, values: &[Value]) -> File {
     let documents: Vec<String> = values.iter().map(yaml).collect();
@@ -172,11 +181,7 @@ impl Generator {
             "prometheusrule.yaml",
             "dashboards-configmap.yaml",
         ];
-        let kustomization = json!({
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": resources,
-        });
+        let kustomization = kustomization(&resources);
         vec![
             file(
                 "deployment.yaml",
@@ -427,11 +432,7 @@ pub fn platform_files(services: &[&str], backend: &str, keep_ratio: f64) -> Vec<
         .map(|s| format!("../{s}/kubernetes"))
         .collect();
     resources.push("otel-collector.yaml".into());
-    let kustomization = json!({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": resources,
-    });
+    let kustomization = kustomization(&resources);
     vec![
         file(
             "otel-collector-config.yaml",

@@ -210,6 +210,15 @@ impl RequestContext {
         self.baggage.as_deref().unwrap_or_default()
     }
 
+    /// What work of this context continues: the unrecorded server span, else the remote
+    /// parent.
+    pub(crate) fn trace_parent(&self) -> Option<TraceParent> {
+        match &self.server {
+            Some(server) => Some(server.span.clone()),
+            None => self.parent.clone(),
+        }
+    }
+
     /// Marks this context as a message's: received on `destination` (a subject, a topic),
     /// of type `event_type`. Its [`scope`](RequestContext::scope)'s Sentry hub is tagged
     /// `messaging.destination` and `eventType`.
@@ -297,53 +306,38 @@ pub(crate) fn swap_thread_context(slot: &mut Option<Box<RequestContext>>) {
     THREAD_CONTEXT.with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
 }
 
+/// `f` on the request context of the running task, else of this thread, if there is one.
+fn with_current<R>(mut f: impl FnMut(&RequestContext) -> R) -> Option<R> {
+    match TASK_CONTEXT.try_with(|context| f(context)) {
+        Ok(result) => Some(result),
+        Err(_) => THREAD_CONTEXT.with(|current| current.borrow().as_deref().map(f)),
+    }
+}
+
 /// The request context of the running task or thread, if any.
 pub fn current() -> Option<RequestContext> {
-    TASK_CONTEXT
-        .try_with(RequestContext::clone)
-        .ok()
-        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().as_deref().cloned()))
+    with_current(RequestContext::clone)
 }
 
 /// The correlation ID of the running request or message, if any.
 pub fn correlation_id() -> Option<Arc<str>> {
-    TASK_CONTEXT
-        .try_with(|context| context.correlation_id.clone())
-        .ok()
-        .or_else(|| {
-            THREAD_CONTEXT.with(|current| {
-                current
-                    .borrow()
-                    .as_ref()
-                    .map(|context| context.correlation_id.clone())
-            })
-        })
+    with_current(|context| context.correlation_id.clone())
 }
 
 /// The correlation and causation IDs of the running request or message.
 pub(crate) fn request_ids() -> (Option<Arc<str>>, Option<Arc<str>>) {
-    let ids = |context: &RequestContext| {
+    with_current(|context| {
         (
             Some(context.correlation_id.clone()),
             context.causation_id.clone(),
         )
-    };
-    TASK_CONTEXT
-        .try_with(ids)
-        .ok()
-        .or_else(|| THREAD_CONTEXT.with(|current| current.borrow().as_deref().map(ids)))
-        .unwrap_or((None, None))
+    })
+    .unwrap_or((None, None))
 }
 
 /// Runs `f` on the unrecorded server span of the running request, if it has one.
-pub(crate) fn with_unrecorded_server<R>(f: impl FnOnce(&UnrecordedServer) -> R) -> Option<R> {
-    let mut f = Some(f);
-    let mut apply =
-        |context: &RequestContext| context.server.as_ref().zip(f.take()).map(|(s, f)| f(s));
-    match TASK_CONTEXT.try_with(|context| apply(context)) {
-        Ok(done) => done,
-        Err(_) => THREAD_CONTEXT.with(|current| current.borrow().as_deref().and_then(apply)),
-    }
+pub(crate) fn with_unrecorded_server<R>(mut f: impl FnMut(&UnrecordedServer) -> R) -> Option<R> {
+    with_current(|context| context.server.as_ref().map(&mut f)).flatten()
 }
 
 /// The remote parent for a root span created now, if a scope provides one: the request's
@@ -358,29 +352,7 @@ pub(crate) fn remote_parent() -> Option<TraceParent> {
             trace_state: None,
         });
     }
-    TASK_CONTEXT
-        .try_with(RequestContext::trace_parent)
-        .ok()
-        .or_else(|| {
-            THREAD_CONTEXT.with(|current| {
-                current
-                    .borrow()
-                    .as_deref()
-                    .map(RequestContext::trace_parent)
-            })
-        })
-        .flatten()
-}
-
-impl RequestContext {
-    /// What work of this context continues: the unrecorded server span, else the remote
-    /// parent.
-    pub(crate) fn trace_parent(&self) -> Option<TraceParent> {
-        match &self.server {
-            Some(server) => Some(server.span.clone()),
-            None => self.parent.clone(),
-        }
-    }
+    with_current(RequestContext::trace_parent).flatten()
 }
 
 /// Marks this thread as one whose spans are never exported.

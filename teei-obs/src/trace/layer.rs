@@ -98,14 +98,14 @@ impl Core {
         }
     }
 
-    /// The state of a new span: its parent is `local_parent`, else the remote parent of
-    /// the current request scope, else none (a new trace).
-    #[inline]
     /// Whether the sampler records a span of trace `trace_id` under a parent sampled or not.
     pub(crate) fn should_sample(&self, trace_id: u128, parent_sampled: Option<bool>) -> bool {
         self.sampler.should_sample(trace_id, parent_sampled)
     }
 
+    /// The state of a new span: its parent is `local_parent`, else the remote parent of
+    /// the current request scope, else none (a new trace).
+    #[inline]
     pub(crate) fn start(
         &self,
         attrs: &Attributes<'_>,
