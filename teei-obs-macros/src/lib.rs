@@ -3,12 +3,10 @@
 
 use proc_macro::TokenStream;
 
-mod args;
+mod common;
 mod counted;
 mod health_check;
-mod item;
 mod traced;
-mod valid;
 
 /// Counts the calls of a function by result; see `teei_obs::counted` for the documentation.
 #[proc_macro_attribute]

@@ -198,19 +198,13 @@ pub enum RegistryError {
     },
 }
 
-/// The longest accepted `function` label.
-pub const MAX_NAME_LEN: usize = 128;
+/// The longest accepted `function` label (the macro checks the same limit).
+pub const MAX_NAME_LEN: usize = teei_obs_shared::MAX_NAME_LEN;
 
-/// Whether `name` is an identifier or a `::`-separated path of identifiers.
+/// Whether `name` is an identifier or a `::`-separated path of identifiers: the rule
+/// `#[counted(name = "…")]` is checked against at compile time.
 pub(crate) fn is_valid_name(name: &str) -> bool {
-    name.len() <= MAX_NAME_LEN
-        && name.split("::").all(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
+    teei_obs_shared::is_valid_function_name(name)
 }
 
 /// Checks `entries` for invalid names and duplicated series; returns every problem.

@@ -72,15 +72,14 @@ impl Kind {
 
     /// The name used in `kind = "…"`, labels and reports.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Db => "db",
-            Kind::Cache => "cache",
-            Kind::Queue => "queue",
-            Kind::Nats => "nats",
-            Kind::Http => "http",
-            Kind::Disk => "disk",
-            Kind::Custom => "custom",
-        }
+        self.defaults().name
+    }
+
+    /// The name and the defaults `#[health_check(kind = "…")]` gives a check of this kind,
+    /// from the table the macro reads too.
+    pub fn defaults(self) -> &'static teei_obs_shared::HealthKind {
+        // `ALL` and the table list the kinds in the same order; a test checks it.
+        &teei_obs_shared::HEALTH_KINDS[self as usize]
     }
 }
 
@@ -95,13 +94,19 @@ pub enum Probe {
     Startup,
 }
 
-/// A check's probes as bits: liveness 1, readiness 2, startup 4.
-pub(crate) fn probe_bit(probe: Probe) -> u8 {
-    match probe {
-        Probe::Liveness => 1,
-        Probe::Readiness => 2,
-        Probe::Startup => 4,
+impl Probe {
+    /// Every probe, in the order of the table the macro reads (`teei-obs-shared`).
+    pub const ALL: [Probe; 3] = [Probe::Liveness, Probe::Readiness, Probe::Startup];
+
+    /// The name used in `probes(…)` and in `/health/<name>`.
+    pub fn as_str(self) -> &'static str {
+        teei_obs_shared::PROBES[self as usize].name
     }
+}
+
+/// A check's probes as bits, as the macro writes them: liveness 1, readiness 2, startup 4.
+pub(crate) fn probe_bit(probe: Probe) -> u8 {
+    teei_obs_shared::PROBES[probe as usize].bit
 }
 
 /// The result of one run of a check, for checks that want to say more than `Result`.

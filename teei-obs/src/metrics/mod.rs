@@ -62,7 +62,6 @@ pub(crate) fn build_info(config: &crate::Config) -> prometheus::Result<prometheu
 }
 
 /// Upper bounds, in seconds, of `function_calls_duration_seconds` when `#[counted(duration)]`
-/// gives no `buckets`. The macro holds the same list; a test keeps the two equal.
-pub const DEFAULT_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+/// gives no `buckets`: Prometheus' client default, 5 ms to 10 s. The macro reads the same
+/// constant (`teei-obs-shared`).
+pub const DEFAULT_BUCKETS: [f64; 11] = teei_obs_shared::DEFAULT_BUCKETS;

@@ -484,6 +484,18 @@ where
     }
 }
 
+/// The span kind an `otel.kind` field names (`teei_obs_shared::SPAN_KINDS`, as
+/// `#[traced(kind = "…")]` checks them); anything else is `internal`.
+fn span_kind(name: &str) -> SpanKind {
+    match name {
+        "server" => SpanKind::Server,
+        "client" => SpanKind::Client,
+        "producer" => SpanKind::Producer,
+        "consumer" => SpanKind::Consumer,
+        _ => SpanKind::Internal,
+    }
+}
+
 /// Maps span fields to attributes; `otel.*` fields set the span's own properties.
 struct SpanVisitor<'a>(&'a mut Recording);
 
@@ -493,13 +505,7 @@ impl SpanVisitor<'_> {
         match field.name() {
             "otel.name" => recording.name = Cow::Owned(value.as_str().into_owned()),
             "otel.kind" => {
-                recording.kind = match value.as_str().as_ref() {
-                    "server" => SpanKind::Server,
-                    "client" => SpanKind::Client,
-                    "producer" => SpanKind::Producer,
-                    "consumer" => SpanKind::Consumer,
-                    _ => SpanKind::Internal,
-                }
+                recording.kind = span_kind(&value.as_str());
             }
             "otel.status_code" => {
                 recording.status = match value.as_str().as_ref() {
@@ -535,13 +541,7 @@ impl Visit for SpanVisitor<'_> {
         // The `otel.*` fields set span properties: no attribute, no allocation.
         match field.name() {
             "otel.kind" => {
-                self.0.kind = match value {
-                    "server" => SpanKind::Server,
-                    "client" => SpanKind::Client,
-                    "producer" => SpanKind::Producer,
-                    "consumer" => SpanKind::Consumer,
-                    _ => SpanKind::Internal,
-                };
+                self.0.kind = span_kind(value);
             }
             _ => self.set(field, Value::String(value.to_owned().into())),
         }

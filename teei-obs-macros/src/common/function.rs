@@ -1,6 +1,7 @@
 //! The function model shared by the macros: what was annotated, and how its body is
 //! wrapped.
 
+use super::Errors;
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
@@ -12,11 +13,11 @@ pub(crate) fn expand_fn<A: syn::parse::Parse, O>(
     macro_name: &str,
     args: TokenStream,
     item: TokenStream,
-    options: fn(A, &mut crate::valid::Errors) -> O,
-    check: fn(&O, &ItemFn, &mut crate::valid::Errors),
+    options: fn(A, &mut Errors) -> O,
+    check: fn(&O, &ItemFn, &mut Errors),
     wrap: fn(ItemFn, O) -> TokenStream,
 ) -> syn::Result<TokenStream> {
-    let mut errors = crate::valid::Errors::default();
+    let mut errors = Errors::default();
     let options = match syn::parse2::<A>(args) {
         Ok(args) => Some(options(args, &mut errors)),
         Err(error) => {
@@ -31,7 +32,7 @@ pub(crate) fn expand_fn<A: syn::parse::Parse, O>(
             return Err(errors.finish().expect_err("an error was pushed"));
         }
     };
-    crate::valid::check_fn(macro_name, &function, &mut errors);
+    check_fn(macro_name, &function, &mut errors);
     if let Some(options) = &options {
         check(options, &function, &mut errors);
     }
@@ -159,4 +160,32 @@ fn mentions_impl(tokens: TokenStream) -> bool {
         TokenTree::Group(group) => mentions_impl(group.stream()),
         _ => false,
     })
+}
+
+/// Rejects function shapes the macros cannot wrap.
+fn check_fn(macro_name: &str, function: &ItemFn, errors: &mut Errors) {
+    let sig = &function.sig;
+    if let Some(constness) = &sig.constness {
+        errors.push(
+            constness.span,
+            format!(
+                "#[{macro_name}] cannot be applied to a `const fn`: it can run at compile time, where nothing is observed"
+            ),
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.push_spanned(
+            abi,
+            format!(
+                "#[{macro_name}] cannot be applied to an `extern` function: a panic cannot \
+                 unwind through it to be observed"
+            ),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push_spanned(
+            variadic,
+            format!("#[{macro_name}] cannot be applied to a variadic function"),
+        );
+    }
 }

@@ -1,13 +1,17 @@
-//! Expansion of `#[health_check]`.
+//! `#[health_check]`: its arguments (`args.rs`), their rules (`rules.rs`) and the
+//! expansion.
+
+mod args;
+mod rules;
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
 
-use crate::args::HealthArgs;
-use crate::item::{Function, expand_fn};
-use crate::valid::{HealthOptions, check_health_fn, health_options};
+use crate::common::{Function, expand_fn};
+use args::HealthArgs;
+use rules::{HealthOptions, check_health_fn, health_options};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     expand_fn::<HealthArgs, _>(
