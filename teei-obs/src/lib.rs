@@ -216,13 +216,13 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         return Err(InitError::Registry(problems));
     }
     metrics::warm_up_clock();
-    trace::reports::report_at_every_level(config.report_every_level);
+    trace::reports::report_at_every_level(config.error_tracking.report_every_level);
     let functions = entries.len();
     let registry = prometheus::Registry::new();
     registry.register(Box::new(metrics::FunctionCollector::new(entries.clone())?))?;
-    let filters = trace::Filters::parse(&config.log_filter, &config.traces_filter)?;
+    let filters = trace::Filters::parse(&config.log.filter, &config.trace.filter)?;
     let pipeline = Arc::new(build_pipeline(&config, &registry)?);
-    trace::install_propagators(&config.propagators);
+    trace::install_propagators(&config.trace.propagators);
     let (http_metrics, standard_metrics) = install_metrics(&config, &registry)?;
     #[cfg(feature = "sentry")]
     let error_tracking = install_error_tracking(&config, &registry)?;
@@ -299,13 +299,13 @@ fn install_error_tracking(
     config: &Config,
     registry: &prometheus::Registry,
 ) -> Result<Option<Arc<errors::ErrorTracking>>, InitError> {
-    let Some(settings) = &config.sentry else {
+    let Some(settings) = &config.error_tracking.sentry else {
         return Ok(None);
     };
     let service = errors::ServiceInfo {
-        name: config.service_name.clone(),
-        release: config.service_version.clone(),
-        environment: config.environment.clone(),
+        name: config.service.name.clone(),
+        release: config.service.version.clone(),
+        environment: config.service.environment.clone(),
         redactor: config.redactor.clone(),
     };
     Ok(Some(Arc::new(errors::init(settings, &service, registry)?)))
@@ -318,11 +318,11 @@ fn install_health(
 ) -> Result<Arc<health::HealthManager>, InitError> {
     let health = Arc::new(health::HealthManager::new(
         health::checks(),
-        config.state.clone(),
-        config.service_name.clone(),
-        config.service_version.clone().unwrap_or_default(),
-        config.damping,
-        config.health_details,
+        config.health.state.clone(),
+        config.service.name.clone(),
+        config.service.version.clone().unwrap_or_default(),
+        config.health.damping,
+        config.health.details,
         registry,
     )?);
     health.start();
@@ -336,7 +336,7 @@ fn install_tracing(config: &Config, pipeline: &Arc<trace::Pipeline>) -> trace::C
         pipeline.clone(),
         config.redactor.clone(),
     );
-    if config.opentelemetry_api {
+    if config.trace.opentelemetry_api {
         trace::install_tracer_provider(
             pipeline.clone(),
             config.effective_sampler(),
@@ -351,9 +351,9 @@ fn install_tracing(config: &Config, pipeline: &Arc<trace::Pipeline>) -> trace::C
 fn install_console(config: &Config, pipeline: &trace::Pipeline) -> Option<console::Console> {
     config.console_enabled().then(|| {
         let console = console::Console::new(
-            &config.service_name,
+            &config.service.name,
             config.redactor.clone(),
-            config.console_limits,
+            config.console.limits,
         );
         let tap = console.clone();
         pipeline.set_tap(Box::new(move |spans| tap.record_spans(spans)));
@@ -368,11 +368,11 @@ fn log_output(
 ) -> log::LogOutput {
     log::LogOutput {
         format: config.effective_log_format(),
-        service: config.service_name.clone(),
-        environment: config.environment.clone(),
-        version: config.service_version.clone().unwrap_or_default(),
+        service: config.service.name.clone(),
+        environment: config.service.environment.clone(),
+        version: config.service.version.clone().unwrap_or_default(),
         redactor: config.redactor.clone(),
-        sink: if config.capture_logs {
+        sink: if config.log.capture {
             log::LogSink::Memory(Default::default())
         } else {
             log::LogSink::Stderr
@@ -401,7 +401,7 @@ fn install_subscriber(
             &config.redactor,
         ))
         .is_ok();
-    if config.log_bridge {
+    if config.log.bridge {
         install_log_bridge(filters);
     }
     #[cfg(feature = "metrics-facade")]
@@ -431,10 +431,10 @@ fn build_pipeline(
     let metrics = trace::PipelineMetrics::new(registry)?;
     let resource = resource(config);
     let settings = trace::QueueSettings {
-        capacity: config.queue_capacity,
-        max_batch: config.max_batch,
-        delay: config.schedule_delay,
-        export_timeout: config.export_timeout,
+        capacity: config.export.queue_capacity,
+        max_batch: config.export.max_batch,
+        delay: config.export.schedule_delay,
+        export_timeout: config.export.timeout,
     };
     Ok(match config.effective_trace_export() {
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -454,7 +454,7 @@ fn build_pipeline(
             (custom.0)(resource, settings, metrics).map_err(InitError::Exporter)?
         }
         TraceExport::Console => trace::Pipeline::console(metrics),
-        TraceExport::Memory => trace::Pipeline::memory(config.memory_capacity, metrics),
+        TraceExport::Memory => trace::Pipeline::memory(config.trace.memory_capacity, metrics),
         TraceExport::None => trace::Pipeline::off(metrics),
     })
 }
@@ -539,17 +539,18 @@ fn resource(config: &Config) -> opentelemetry_sdk::Resource {
     }
     attributes.extend(
         config
+            .service
             .resource_attributes
             .iter()
             .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
     );
-    attributes.push(KeyValue::new("service.name", config.service_name.clone()));
-    if let Some(version) = &config.service_version {
+    attributes.push(KeyValue::new("service.name", config.service.name.clone()));
+    if let Some(version) = &config.service.version {
         attributes.push(KeyValue::new("service.version", version.clone()));
     }
     attributes.push(KeyValue::new(
         "deployment.environment.name",
-        config.environment.clone(),
+        config.service.environment.clone(),
     ));
     opentelemetry_sdk::Resource::builder_empty()
         .with_attributes(attributes)
@@ -584,7 +585,7 @@ macro_rules! config {
 impl Obs {
     /// The service's name (`OTEL_SERVICE_NAME` or `Config::service_name`).
     pub fn service_name(&self) -> &str {
-        &self.config.service_name
+        &self.config.service.name
     }
 
     /// The configuration `init` ran with.
@@ -726,7 +727,7 @@ impl Obs {
     /// [`Obs::shutdown`] to flush telemetry.
     pub fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let health = self.health.clone();
-        let drain = self.config.drain_delay;
+        let drain = self.config.health.drain_delay;
         async move {
             wait_for_signal().await;
             tracing::info!("stop signal received");
@@ -739,7 +740,7 @@ impl Obs {
     /// a server span around the request, the correlation ID back in the response.
     pub fn layer(&self) -> http::TraceLayer {
         http::TraceLayer::for_service(
-            &self.config.service_name,
+            &self.config.service.name,
             self.http_metrics.clone(),
             self.error_tracking_enabled(),
         )

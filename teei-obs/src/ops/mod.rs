@@ -91,7 +91,7 @@ impl Generator {
     /// name; runbook links point at [`DEFAULT_RUNBOOK_BASE`].
     pub fn new(obs: &crate::Obs) -> Generator {
         let mut generator = Generator::for_registry(obs.service_name());
-        generator.drain_delay = obs.config().drain_delay;
+        generator.drain_delay = obs.config().health.drain_delay;
         generator.flush_bound = obs.config().shutdown_timeout;
         generator
     }

@@ -36,12 +36,12 @@ impl OtlpSettings {
         protocol: Protocol,
     ) -> Result<Self, InitError> {
         Ok(OtlpSettings {
-            tls: TlsMaterial::load(&config.tls)?,
+            tls: TlsMaterial::load(&config.export.tls)?,
             endpoint,
             protocol,
-            timeout: config.export_timeout,
-            headers: config.otlp_headers.clone(),
-            compression: config.compression,
+            timeout: config.export.timeout,
+            headers: config.export.headers.clone(),
+            compression: config.export.compression,
         })
     }
 
