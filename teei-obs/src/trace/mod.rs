@@ -45,6 +45,7 @@ pub(crate) use panics::{PANIC_TARGET, install_panic_hook};
 pub use panics::{PanicMark, PanicMarked};
 mod headers;
 mod propagation;
+mod recorder;
 pub mod reports;
 pub(crate) use context::{UnrecordedServer, swap_thread_context};
 pub(crate) use propagation::{correlation_header, extract_http_with_correlation};
@@ -64,13 +65,14 @@ pub use context::{
 pub use export::FlushError;
 pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
 pub use layer::OtelLayer;
-pub(crate) use layer::{Core, RegistryHandle, Sinks};
+pub(crate) use layer::{RegistryHandle, Sinks};
 pub use opentelemetry_sdk::trace::SpanData;
 pub(crate) use propagation::install_propagators;
 pub use propagation::{
     HeaderCarrier, HeaderReader, MessageHeaders, extract_http, inject, inject_http,
     is_valid_traceparent, is_valid_tracestate_key, is_valid_tracestate_value,
 };
+pub(crate) use recorder::Core;
 pub use sampler::{Root, Sampler, SamplerError};
 pub use subscriber::TeeiSubscriber;
 #[cfg(feature = "sentry")]

@@ -127,7 +127,7 @@ pub enum FlushError {
     TimedOut(Duration),
 }
 
-impl super::layer::SpanSink for Pipeline {
+impl super::recorder::SpanSink for Pipeline {
     fn submit(&self, span: SpanData) {
         Pipeline::submit(self, span);
     }
