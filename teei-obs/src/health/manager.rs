@@ -312,39 +312,55 @@ impl HealthManager {
         let entry = runner.entry;
         let started = Instant::now();
         runner.runs.fetch_add(1, Ordering::SeqCst);
-        let outcome = match entry.start(&self.state) {
-            Ok(future) => {
-                // Its own task: a panic is caught at the join, and a hang is cut off.
-                let task = tokio::spawn(future);
-                let abort = task.abort_handle();
-                match tokio::time::timeout(entry.timeout(), task).await {
-                    Ok(Ok(outcome)) => outcome,
-                    Ok(Err(error)) if error.is_panic() => {
-                        let payload = error.into_panic();
-                        let message = payload
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| payload.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "a non-string panic".to_owned());
-                        CheckOutcome::Unhealthy(format!("check panicked: {message}"))
-                    }
-                    Ok(Err(_)) => CheckOutcome::Unhealthy("check was cancelled".to_owned()),
-                    Err(_) => {
-                        abort.abort();
-                        CheckOutcome::Unhealthy(format!("timed out after {:?}", entry.timeout()))
-                    }
-                }
-            }
-            Err(super::Missing(type_name)) => {
-                CheckOutcome::Unhealthy(format!("no `{type_name}` was provided"))
-            }
-        };
+        let outcome = self.outcome(entry).await;
         let latency = started.elapsed();
         let labels = [entry.name(), entry.kind().as_str()];
         self.metrics
             .duration
             .with_label_values(&labels)
             .observe(latency.as_secs_f64());
+        let now_passing = self.record(runner, outcome, latency);
+        self.metrics
+            .status
+            .with_label_values(&labels)
+            .set(i64::from(now_passing));
+        runner.generation.send_modify(|generation| *generation += 1);
+    }
+
+    /// Runs `entry` once in a task of its own: a panic is caught at the join, a hang is
+    /// cut off at the check's timeout, missing state is a failure naming the type.
+    async fn outcome(&self, entry: &'static CheckEntry) -> CheckOutcome {
+        let future = match entry.start(&self.state) {
+            Ok(future) => future,
+            Err(super::Missing(type_name)) => {
+                return CheckOutcome::Unhealthy(format!("no `{type_name}` was provided"));
+            }
+        };
+        let task = tokio::spawn(future);
+        let abort = task.abort_handle();
+        match tokio::time::timeout(entry.timeout(), task).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) if error.is_panic() => {
+                let payload = error.into_panic();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-string panic".to_owned());
+                CheckOutcome::Unhealthy(format!("check panicked: {message}"))
+            }
+            Ok(Err(_)) => CheckOutcome::Unhealthy("check was cancelled".to_owned()),
+            Err(_) => {
+                abort.abort();
+                CheckOutcome::Unhealthy(format!("timed out after {:?}", entry.timeout()))
+            }
+        }
+    }
+
+    /// Records a run's outcome in the runner's state, damped; logs a change of state.
+    /// Returns whether the check now counts as passing.
+    fn record(&self, runner: &Runner, outcome: CheckOutcome, latency: Duration) -> bool {
+        let entry = runner.entry;
         let (passed, degraded, message) = match outcome {
             // Every passing check says so, as the TypeScript package's did.
             CheckOutcome::Healthy => (true, false, Some(format!("OK in {}", millis(latency)))),
@@ -394,12 +410,7 @@ impl HealthManager {
                 );
             }
         }
-        self.metrics
-            .status
-            .with_label_values(&labels)
-            .set(i64::from(now_passing));
-        drop(latest);
-        runner.generation.send_modify(|generation| *generation += 1);
+        now_passing
     }
 
     /// The report for `probe` (`None`: `/health`, every check).

@@ -79,73 +79,87 @@ pub(crate) fn encode(families: &[MetricFamily], exemplars: Exemplars<'_>) -> Str
                     out.push('\n');
                 }
                 MetricType::HISTOGRAM => {
-                    let histogram = metric.get_histogram();
-                    let bucket_name = format!("{name}_bucket");
-                    let mut has_inf = false;
-                    for (index, bucket) in histogram.get_bucket().iter().enumerate() {
-                        let bound = bucket.upper_bound();
-                        has_inf |= bound == f64::INFINITY;
-                        let le = number(bound);
-                        sample(
-                            &mut out,
-                            &bucket_name,
-                            labels,
-                            Some(("le", &le)),
-                            bucket.cumulative_count() as f64,
-                        );
-                        if let Some(exemplar) = exemplars(name, labels, Some(index)) {
-                            write_exemplar(&mut out, &exemplar);
-                        }
-                        out.push('\n');
-                    }
-                    if !has_inf {
-                        let index = histogram.get_bucket().len();
-                        sample(
-                            &mut out,
-                            &bucket_name,
-                            labels,
-                            Some(("le", "+Inf")),
-                            histogram.get_sample_count() as f64,
-                        );
-                        if let Some(exemplar) = exemplars(name, labels, Some(index)) {
-                            write_exemplar(&mut out, &exemplar);
-                        }
-                        out.push('\n');
-                    }
-                    count_and_sum(
-                        &mut out,
-                        name,
-                        labels,
-                        histogram.get_sample_count(),
-                        histogram.get_sample_sum(),
-                    );
+                    histogram_samples(&mut out, name, labels, metric.get_histogram(), exemplars);
                 }
                 MetricType::SUMMARY => {
-                    let summary = metric.get_summary();
-                    for quantile in summary.get_quantile() {
-                        let q = number(quantile.quantile());
-                        sample(
-                            &mut out,
-                            name,
-                            labels,
-                            Some(("quantile", &q)),
-                            quantile.value(),
-                        );
-                        out.push('\n');
-                    }
-                    count_and_sum(
-                        &mut out,
-                        name,
-                        labels,
-                        summary.sample_count(),
-                        summary.sample_sum(),
-                    );
+                    summary_samples(&mut out, name, labels, metric.get_summary())
                 }
             }
         }
     }
     out.push_str("# EOF\n");
     out
+}
+
+/// A histogram's `_bucket` samples (with `+Inf` when the client left it out), each with its
+/// exemplar, then `_count` and `_sum`.
+fn histogram_samples(
+    out: &mut String,
+    name: &str,
+    labels: &[LabelPair],
+    histogram: &prometheus::proto::Histogram,
+    exemplars: Exemplars<'_>,
+) {
+    let bucket_name = format!("{name}_bucket");
+    let mut has_inf = false;
+    for (index, bucket) in histogram.get_bucket().iter().enumerate() {
+        let bound = bucket.upper_bound();
+        has_inf |= bound == f64::INFINITY;
+        let le = number(bound);
+        sample(
+            out,
+            &bucket_name,
+            labels,
+            Some(("le", &le)),
+            bucket.cumulative_count() as f64,
+        );
+        if let Some(exemplar) = exemplars(name, labels, Some(index)) {
+            write_exemplar(out, &exemplar);
+        }
+        out.push('\n');
+    }
+    if !has_inf {
+        let index = histogram.get_bucket().len();
+        sample(
+            out,
+            &bucket_name,
+            labels,
+            Some(("le", "+Inf")),
+            histogram.get_sample_count() as f64,
+        );
+        if let Some(exemplar) = exemplars(name, labels, Some(index)) {
+            write_exemplar(out, &exemplar);
+        }
+        out.push('\n');
+    }
+    count_and_sum(
+        out,
+        name,
+        labels,
+        histogram.get_sample_count(),
+        histogram.get_sample_sum(),
+    );
+}
+
+/// A summary's quantile samples, then `_count` and `_sum`.
+fn summary_samples(
+    out: &mut String,
+    name: &str,
+    labels: &[LabelPair],
+    summary: &prometheus::proto::Summary,
+) {
+    for quantile in summary.get_quantile() {
+        let q = number(quantile.quantile());
+        sample(out, name, labels, Some(("quantile", &q)), quantile.value());
+        out.push('\n');
+    }
+    count_and_sum(
+        out,
+        name,
+        labels,
+        summary.sample_count(),
+        summary.sample_sum(),
+    );
 }
 
 /// `name{labels,extra} value`, without the line end (an exemplar may follow).
