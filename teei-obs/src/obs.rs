@@ -10,7 +10,7 @@ use crate::errors;
 use crate::init::{compose_layers, make_subscriber};
 use crate::{Config, health, http, log, metrics, trace};
 
-/// The running observability of a service, returned by [`init`].
+/// The running observability of a service, returned by [`init`](crate::init).
 ///
 /// Cheap to clone; every clone shares the pipelines.
 #[derive(Clone, Debug)]

@@ -89,7 +89,7 @@ impl HttpCheck {
             .await
             .map_err(|e| format!("GET {} failed: {}", self.url, crate::error_chain(&e)))?;
         let status = response.status();
-        let took = super::manager::millis(started.elapsed());
+        let took = super::report::millis(started.elapsed());
         if self.healthy.contains(&status.as_u16()) {
             Ok(format!("{status} in {took}"))
         } else {
@@ -122,7 +122,7 @@ pub async fn postgres_pool(pool: &deadpool_postgres::Pool) -> Result<String, Str
     let status = pool.status();
     Ok(format!(
         "Database connection OK: SELECT 1 in {} ({} of {} pooled connections open)",
-        super::manager::millis(started.elapsed()),
+        super::report::millis(started.elapsed()),
         status.size,
         status.max_size
     ))
@@ -140,7 +140,7 @@ pub async fn postgres_client(client: &tokio_postgres::Client) -> Result<String, 
     select_1(client).await?;
     Ok(format!(
         "Database connection OK: SELECT 1 in {}",
-        super::manager::millis(started.elapsed())
+        super::report::millis(started.elapsed())
     ))
 }
 
@@ -170,7 +170,7 @@ pub async fn postgres_select_1(connection: &str) -> Result<String, String> {
     result.map(|()| {
         format!(
             "Database connection OK: SELECT 1 in {} on a new connection",
-            super::manager::millis(started.elapsed())
+            super::report::millis(started.elapsed())
         )
     })
 }
@@ -227,6 +227,6 @@ pub async fn nats(client: &async_nats::Client) -> Result<String, String> {
         "NATS connected to {}:{}: round trip in {}",
         info.host,
         info.port,
-        super::manager::millis(started.elapsed())
+        super::report::millis(started.elapsed())
     ))
 }

@@ -14,6 +14,7 @@
 
 mod checks;
 mod manager;
+mod report;
 mod routes;
 
 use std::any::{Any, TypeId};
@@ -31,10 +32,8 @@ pub use checks::nats;
 pub use checks::{http_get, postgres_select_1};
 #[cfg(feature = "postgres")]
 pub use checks::{postgres_client, postgres_pool};
-pub use manager::{
-    CheckHistory, CheckReport, Damping, HISTORY_LEN, HealthManager, HealthReport, MissingState,
-    Run, Status,
-};
+pub use manager::{HealthManager, MissingState};
+pub use report::{CheckHistory, CheckReport, Damping, HISTORY_LEN, HealthReport, Run, Status};
 pub(crate) use routes::health_router;
 
 use crate::registry::Location;
