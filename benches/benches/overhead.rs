@@ -235,7 +235,7 @@ fn spans(c: &mut Criterion) {
             b.iter(|| traced_fn(black_box(1)))
         });
     });
-    let subscriber = tracing_subscriber::registry().with(unsampled.otel_layer());
+    let subscriber = tracing_subscriber::registry().with(unsampled.span_layer());
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("traced_unsampled_layer_on_registry", |b| {
             b.iter(|| traced_fn(black_box(1)))
@@ -256,7 +256,7 @@ fn spans(c: &mut Criterion) {
             b.iter(|| traced_fn(black_box(1)))
         });
     });
-    let subscriber = tracing_subscriber::registry().with(sampled.otel_layer());
+    let subscriber = tracing_subscriber::registry().with(sampled.span_layer());
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("traced_sampled_layer_on_registry", |b| {
             b.iter(|| traced_fn(black_box(1)))
@@ -390,7 +390,7 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-/// One request through `Obs::layer()` against the bare handler, driven in-process on a
+/// One request through `Obs::request_layer()` against the bare handler, driven in-process on a
 /// current-thread runtime (no socket: the layer's own cost, not the network's), with and
 /// without the OpenTelemetry-API bridge (`Config::opentelemetry_api`).
 fn requests(c: &mut Criterion) {
@@ -434,7 +434,7 @@ fn requests(c: &mut Criterion) {
                 .span_exporter(|| Noop),
         )
         .expect("init");
-        let layered = obs.layer().layer(handler.clone());
+        let layered = obs.request_layer().layer(handler.clone());
         tracing::subscriber::with_default(obs.subscriber(), || {
             group.bench_function(name, |b| {
                 b.iter(|| runtime.block_on(layered.clone().oneshot(request())))

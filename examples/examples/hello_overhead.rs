@@ -69,7 +69,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stop = || tokio::time::sleep(Duration::from_secs(300));
     println!("bare on 127.0.0.1:3900, observed on 127.0.0.1:3901");
     let bare = axum::serve(bare, hello()).with_graceful_shutdown(stop());
-    let observed = axum::serve(observed, hello().layer(obs.layer())).with_graceful_shutdown(stop());
+    let observed =
+        axum::serve(observed, hello().layer(obs.request_layer())).with_graceful_shutdown(stop());
     // The bare handler plus a fixed `x-correlation-id` response header as long as a
     // generated one: what the header's bytes alone cost on the wire and in the client.
     let echo = axum::serve(echo, hello().layer(EchoHeader)).with_graceful_shutdown(stop());

@@ -101,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(
         "quickstart: {} annotated functions; metrics at http://{}/metrics",
-        obs.function_count(),
+        obs.registry_entry_count(),
         listener.local_addr()?
     );
 
@@ -148,7 +148,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
             ),
         )
-        .layer(obs.layer());
+        .layer(obs.request_layer());
     axum::serve(listener, obs.router().merge(orders))
         .with_graceful_shutdown(stop)
         .await?;

@@ -8,7 +8,7 @@ use crate::config::TraceExport;
 #[cfg(feature = "console")]
 use crate::console;
 #[cfg(feature = "sentry")]
-use crate::errors;
+use crate::error_tracking;
 use crate::{Config, InitError, Obs, health, http, log, metrics, redact, registry, trace};
 
 /// Validates the registry and builds the pipelines.
@@ -109,17 +109,19 @@ fn install_metrics(
 fn install_error_tracking(
     config: &Config,
     registry: &prometheus::Registry,
-) -> Result<Option<Arc<errors::ErrorTracking>>, InitError> {
+) -> Result<Option<Arc<error_tracking::ErrorTracking>>, InitError> {
     let Some(settings) = &config.error_tracking.sentry else {
         return Ok(None);
     };
-    let service = errors::ServiceInfo {
+    let service = error_tracking::ServiceInfo {
         name: config.service.name.clone(),
         release: config.service.version.clone(),
         environment: config.service.environment.clone(),
         redactor: config.redactor.clone(),
     };
-    Ok(Some(Arc::new(errors::init(settings, &service, registry)?)))
+    Ok(Some(Arc::new(error_tracking::init(
+        settings, &service, registry,
+    )?)))
 }
 
 /// The health manager over the registered checks, started.
@@ -141,8 +143,8 @@ fn install_health(
 }
 
 /// The span recorder, and OpenTelemetry's global tracer provider on the same pipeline.
-fn install_tracing(config: &Config, pipeline: &Arc<trace::Pipeline>) -> trace::Core {
-    let core = trace::Core::new(
+fn install_tracing(config: &Config, pipeline: &Arc<trace::Pipeline>) -> trace::SpanRecorder {
+    let core = trace::SpanRecorder::new(
         config.effective_sampler(),
         pipeline.clone(),
         config.redactor.clone(),
@@ -198,7 +200,7 @@ fn log_output(
 /// the subscriber was installed.
 fn install_subscriber(
     config: &Config,
-    core: &trace::Core,
+    core: &trace::SpanRecorder,
     filters: &trace::Filters,
     logs: &log::LogOutput,
     #[cfg_attr(not(feature = "metrics-facade"), allow(unused_variables))]
@@ -273,7 +275,7 @@ fn build_pipeline(
 /// `init`'s subscriber: the fast one for plain log directives, a `Registry` with the
 /// layers otherwise.
 pub(crate) fn make_subscriber(
-    core: &trace::Core,
+    core: &trace::SpanRecorder,
     filters: &trace::Filters,
     logs: &log::LogOutput,
     redactor: &redact::Redactor,
@@ -294,7 +296,7 @@ pub(crate) fn make_subscriber(
 
 /// The three sinks as layers, each behind its filter.
 pub(crate) fn compose_layers<S>(
-    core: &trace::Core,
+    core: &trace::SpanRecorder,
     filters: &trace::Filters,
     logs: &log::LogOutput,
     #[cfg_attr(not(feature = "sentry"), allow(unused_variables))] redactor: &redact::Redactor,
@@ -308,7 +310,7 @@ where
     // switch off the traced INFO spans whenever `RUST_LOG=warn`.
     #[allow(unused_mut)]
     let mut layers: Vec<Box<dyn Layer<S> + Send + Sync + 'static>> = vec![
-        trace::OtelLayer::new(core.clone())
+        trace::SpanLayer::new(core.clone())
             .with_filter(filters.traces.clone())
             .boxed(),
         log::LogLayer::new(logs.clone())
@@ -317,7 +319,7 @@ where
     ];
     #[cfg(feature = "sentry")]
     layers.push(
-        errors::SentryLayer::new(redactor.clone())
+        error_tracking::SentryLayer::new(redactor.clone())
             .with_filter(filters.log.layer_filter())
             .boxed(),
     );

@@ -51,7 +51,7 @@
 //! - [`counted`]: the function metrics and their options.
 //! - [`traced`] and [`trace`]: spans, sampling, export and propagation.
 //! - [`health_check`] and [`health`]: dependency checks, probes and graceful shutdown.
-//! - [`log`], [`redact`] and [`errors`]: log lines, the redaction policy, Sentry.
+//! - [`log`], [`redact`] and [`error_tracking`]: log lines, the redaction policy, Sentry.
 //! - [`metrics`]: names, labels and buckets of the exported series.
 //! - [`registry`]: what is registered and the linker caveat for uncalled crates.
 //! - [`ops`]: Grafana dashboards, provisioning and Prometheus alert rules generated from the
@@ -64,7 +64,7 @@ pub mod config;
 pub mod console;
 #[cfg(feature = "sentry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
-pub mod errors;
+pub mod error_tracking;
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
 mod error_probe;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 #[cfg(feature = "console")]
 use crate::console;
 #[cfg(feature = "sentry")]
-use crate::errors;
+use crate::error_tracking;
 use crate::init::{compose_layers, make_subscriber};
 use crate::{Config, health, http, log, metrics, trace};
 
@@ -19,13 +19,13 @@ pub struct Obs {
     pub(crate) registry: prometheus::Registry,
     pub(crate) functions: usize,
     pub(crate) pipeline: Arc<trace::Pipeline>,
-    pub(crate) core: trace::Core,
+    pub(crate) core: trace::SpanRecorder,
     pub(crate) filters: trace::Filters,
     pub(crate) logs: log::LogOutput,
     pub(crate) subscriber_installed: bool,
     pub(crate) health: Arc<health::HealthManager>,
     #[cfg(feature = "sentry")]
-    pub(crate) error_tracking: Option<Arc<errors::ErrorTracking>>,
+    pub(crate) error_tracking: Option<Arc<error_tracking::ErrorTracking>>,
     pub(crate) http_metrics: Arc<http::HttpMetrics>,
     pub(crate) standard_metrics: metrics::StandardMetrics,
     pub(crate) exposition: Arc<http::Exposition>,
@@ -51,7 +51,7 @@ impl Obs {
 
     /// How many registry entries `init` found: one per macro per function, so a function
     /// that is both `#[counted]` and `#[traced]` counts twice.
-    pub fn function_count(&self) -> usize {
+    pub fn registry_entry_count(&self) -> usize {
         self.functions
     }
 
@@ -63,8 +63,8 @@ impl Obs {
     /// The span layer alone, unfiltered, to compose into a `tracing_subscriber::Registry`
     /// with other layers (with [`Config::install_subscriber`]`(false)`); [`Obs::layers`]
     /// has it behind the traces filter, with the log and Sentry layers.
-    pub fn otel_layer(&self) -> trace::OtelLayer {
-        trace::OtelLayer::new(self.core.clone())
+    pub fn span_layer(&self) -> trace::SpanLayer {
+        trace::SpanLayer::new(self.core.clone())
     }
 
     /// A subscriber like the one `init` installs (same filters, sampler, sinks and
@@ -83,12 +83,12 @@ impl Obs {
     /// The Sentry capture as a layer, unfiltered (see [`Obs::log_layer`]).
     #[cfg(feature = "sentry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
-    pub fn sentry_layer(&self) -> errors::SentryLayer {
-        errors::SentryLayer::new(self.config.redactor.clone())
+    pub fn sentry_layer(&self) -> error_tracking::SentryLayer {
+        error_tracking::SentryLayer::new(self.config.redactor.clone())
     }
 
     /// Every teei-obs sink as one layer for a `tracing_subscriber::Registry` of your own,
-    /// each behind its filter: spans ([`Obs::otel_layer`]) behind the traces filter, log
+    /// each behind its filter: spans ([`Obs::span_layer`]) behind the traces filter, log
     /// lines ([`Obs::log_layer`]) and Sentry ([`Obs::sentry_layer`]) behind `RUST_LOG`.
     /// The same behaviour as `init`'s subscriber, composed with whatever else you run
     /// (`fmt`, `console-subscriber`, a file appender); pass
@@ -189,8 +189,8 @@ impl Obs {
 
     /// The middleware for the service's routes: trace context and correlation IDs in,
     /// a server span around the request, the correlation ID back in the response.
-    pub fn layer(&self) -> http::TraceLayer {
-        http::TraceLayer::for_service(
+    pub fn request_layer(&self) -> http::RequestLayer {
+        http::RequestLayer::for_service(
             &self.config.service.name,
             self.http_metrics.clone(),
             self.error_tracking_enabled(),

@@ -35,7 +35,7 @@ pub fn capture() -> Capture {
         .expect("a fresh registry takes the pipeline metrics");
     let pipeline = Arc::new(crate::trace::Pipeline::memory(100_000, metrics));
     let redactor = crate::redact::Redactor::default();
-    let core = crate::trace::Core::new(
+    let core = crate::trace::SpanRecorder::new(
         crate::trace::Sampler::AlwaysOn,
         pipeline.clone(),
         redactor.clone(),
@@ -211,7 +211,7 @@ impl Capture {
 
     /// The Sentry events the captured code would have sent, as the SDK's JSON: ERROR events
     /// (exception events for error values) and
-    /// [`errors::Capture`](crate::errors::Capture)'s, redacted.
+    /// [`errors::Capture`](crate::error_tracking::Capture)'s, redacted.
     #[cfg(feature = "sentry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
     pub fn sentry_events(&self) -> Vec<serde_json::Value> {

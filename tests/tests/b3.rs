@@ -64,7 +64,7 @@ async fn b3multi_continues_incoming_traces_and_propagates_outgoing_ones() {
                     }
                 }),
             )
-            .layer(obs.layer()),
+            .layer(obs.request_layer()),
     )
     .await;
 

@@ -52,7 +52,7 @@ async fn start_callee() -> SocketAddr {
                 },
             ),
         )
-        .layer(obs().layer());
+        .layer(obs().request_layer());
     serve(router).await
 }
 
@@ -117,7 +117,7 @@ async fn start_caller(callee: SocketAddr) -> SocketAddr {
         .route("/reqwest/{code}", get(via_reqwest))
         .route("/tower", get(via_tower))
         .route("/nowhere", get(to_nowhere))
-        .layer(obs().layer());
+        .layer(obs().request_layer());
     serve(router).await
 }
 

@@ -129,7 +129,7 @@ async fn shutdown_keeps_its_bound_on_a_current_thread_runtime_when_the_collector
             .shutdown_timeout(Duration::from_millis(800)),
     )
     .unwrap();
-    let subscriber = tracing_subscriber::registry().with(obs.otel_layer());
+    let subscriber = tracing_subscriber::registry().with(obs.span_layer());
     tracing::subscriber::with_default(subscriber, || {
         for i in 0..100 {
             while_down(i);

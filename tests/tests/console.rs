@@ -82,7 +82,7 @@ fn app(obs: &teei_obs::Obs) -> axum::Router {
             get(|Path(i): Path<u64>| async move { step(i).await.to_string() }),
         )
         .route("/leak", get(leak))
-        .layer(obs.layer());
+        .layer(obs.request_layer());
     obs.router().merge(routes)
 }
 

@@ -68,14 +68,14 @@ async fn charge(user: &str) -> Result<(), PaymentError> {
 const FAIL_TRACE: &str = "5af7183fb1d4cf5f4bf92f3577b34da6";
 
 async fn panicking(axum::extract::Path(user): axum::extract::Path<String>) -> &'static str {
-    teei_obs::errors::set_user(&user, Some("company-9"), Some("admin"));
+    teei_obs::error_tracking::set_user(&user, Some("company-9"), Some("admin"));
     tracing::info!("about to explode");
     tokio::task::yield_now().await;
     panic!("handler exploded on card 4111 1111 1111 1111");
 }
 
 async fn failing(axum::extract::Path(user): axum::extract::Path<String>) -> String {
-    teei_obs::errors::set_user(&user, None, None);
+    teei_obs::error_tracking::set_user(&user, None, None);
     match charge(&user).await {
         Ok(()) => "charged".into(),
         Err(_) => "declined".into(),
@@ -129,7 +129,7 @@ async fn panic_and_error(wiring: Wiring) {
         .route("/panic/{user}", get(panicking))
         .route("/fail/{user}", get(failing))
         .route("/chatty", get(chatty))
-        .layer(obs.layer());
+        .layer(obs.request_layer());
     let addr = serve(router).await;
 
     let neighbour = tokio::spawn(async move {
@@ -344,7 +344,7 @@ async fn event_where(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_error_reports_tags_user_and_extra_redacted_with_its_event_id() {
-    use teei_obs::errors::{Capture, Level, User};
+    use teei_obs::error_tracking::{Capture, Level, User};
     let (obs, envelopes) = setup().await;
     let error = PaymentError {
         user: "u-31".into(),
@@ -405,8 +405,9 @@ async fn capture_error_reports_tags_user_and_extra_redacted_with_its_event_id() 
     assert!(!envelopes.raw().contains("hunter2-extra"));
     assert!(!envelopes.raw().contains("jane.doe@example.com"));
 
-    let message_id = teei_obs::errors::capture_message("nightly settlement late", Level::Info)
-        .expect("captured");
+    let message_id =
+        teei_obs::error_tracking::capture_message("nightly settlement late", Level::Info)
+            .expect("captured");
     assert!(obs.flush_errors(Duration::from_secs(5)));
     let message = event_where(envelopes, |e| {
         e["event_id"].as_str().map(|s| s.replace('-', "")) == Some(message_id.to_string())

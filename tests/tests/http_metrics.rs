@@ -17,7 +17,7 @@ async fn unknown_paths_and_methods_do_not_grow_the_series() {
     let obs = teei_obs::init(teei_obs::Config::new("gateway").install_subscriber(false)).unwrap();
     let app = axum::Router::new()
         .route("/v1/profile/{id}", get(|| async { "profile" }))
-        .layer(obs.layer());
+        .layer(obs.request_layer());
     let call = |method: &str, path: String| {
         let app = app.clone();
         let request = Request::builder()
@@ -139,7 +139,7 @@ async fn chunked_and_streamed_bodies_are_measured_as_they_flow() {
                 Body::from_stream(futures_stream(chunks))
             }),
         )
-        .layer(obs.layer());
+        .layer(obs.request_layer());
     let addr = teei_obs_tests::serve(app).await;
 
     // 3 chunks, 2,500 bytes, no Content-Length.

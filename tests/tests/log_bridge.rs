@@ -28,7 +28,7 @@ async fn a_log_crate_warning_in_a_handler_is_a_json_line_with_the_request_ids() 
     let addr = serve(
         axum::Router::new()
             .route("/retry", get(handler))
-            .layer(obs.layer()),
+            .layer(obs.request_layer()),
     )
     .await;
     let response = request_with_headers(addr, "GET", "/retry", &[("x-correlation-id", "log-1")])

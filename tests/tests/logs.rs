@@ -67,7 +67,7 @@ async fn request_lines(correlation: &str) {
             "/orders/{id}",
             get(|axum::extract::Path(id): axum::extract::Path<u32>| load_order(id)),
         )
-        .layer(obs().layer());
+        .layer(obs().request_layer());
     let addr = serve(router).await;
     let response = request_with_headers(
         addr,

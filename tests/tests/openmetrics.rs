@@ -95,7 +95,7 @@ async fn a_real_prometheus_stores_exemplars_that_lead_to_recorded_spans() {
                 },
             ),
         )
-        .layer(obs.layer());
+        .layer(obs.request_layer());
     let addr = serve(obs.router().merge(routes)).await;
     for id in 0..20 {
         assert_eq!(

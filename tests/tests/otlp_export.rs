@@ -186,7 +186,7 @@ fn a_custom_exporter_gets_spans_through_the_same_queue_with_the_resource() {
             .span_exporter(move || handle.clone()),
     )
     .unwrap();
-    let subscriber = tracing_subscriber::registry().with(obs.otel_layer());
+    let subscriber = tracing_subscriber::registry().with(obs.span_layer());
     tracing::subscriber::with_default(subscriber, || {
         checkout(1).unwrap();
     });

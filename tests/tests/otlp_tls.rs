@@ -228,7 +228,7 @@ async fn an_untrusted_receiver_costs_spans_not_the_service(transport: Transport)
         receiver_and_service(transport, &other.server, trusted.path("ca.pem"), vec![]).await;
     let app = axum::Router::new()
         .route("/orders", axum::routing::get(|| async { "ok" }))
-        .layer(obs.layer())
+        .layer(obs.request_layer())
         .merge(obs.router());
     let service = teei_obs_tests::serve(app).await;
 

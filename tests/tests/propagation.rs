@@ -40,7 +40,7 @@ async fn b_work() -> String {
 async fn start_b() -> SocketAddr {
     let router = axum::Router::new()
         .route("/work", get(b_work))
-        .layer(obs().layer());
+        .layer(obs().request_layer());
     serve(router).await
 }
 
@@ -64,7 +64,7 @@ async fn call_b(b: SocketAddr) -> String {
 async fn start_a(b: SocketAddr) -> SocketAddr {
     let router = axum::Router::new()
         .route("/start", get(move || call_b(b)))
-        .layer(obs().layer());
+        .layer(obs().request_layer());
     serve(router).await
 }
 
@@ -363,7 +363,7 @@ async fn a_5xx_answer_marks_the_server_span_as_an_error_with_its_status() {
             "/broken/{id}",
             get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }),
         )
-        .layer(obs().layer());
+        .layer(obs().request_layer());
     let addr = serve(router).await;
     let response =
         request_with_headers(addr, "GET", "/broken/7", &[("x-correlation-id", "err-503")])

@@ -84,7 +84,7 @@ fn entries_carry_their_options() {
 #[test]
 fn init_reports_how_many_functions_it_registered() {
     let obs = teei_obs::init(teei_obs::Config::new("registry-test")).expect("valid registry");
-    assert_eq!(obs.function_count(), 7);
+    assert_eq!(obs.registry_entry_count(), 7);
 }
 
 #[test]

@@ -71,7 +71,7 @@ fn ten_percent_of_ten_thousand_roots_are_sampled_and_children_follow() {
 #[test]
 fn the_layer_on_a_registry_samples_the_same_way() {
     ten_percent_of_ten_thousand_roots(|obs| {
-        tracing::Dispatch::new(tracing_subscriber::registry().with(obs.otel_layer()))
+        tracing::Dispatch::new(tracing_subscriber::registry().with(obs.span_layer()))
     });
 }
 

@@ -42,7 +42,7 @@ fn router(obs: &teei_obs::Obs) -> axum::Router {
                 "ok"
             }),
         )
-        .layer(obs.layer())
+        .layer(obs.request_layer())
 }
 
 /// What one service instance's envelopes became, from its metrics.

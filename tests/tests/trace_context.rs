@@ -275,7 +275,7 @@ async fn over_http_each_case_propagates_what_the_specification_says() {
     let service = serve(
         axum::Router::new()
             .route("/next", get(downstream))
-            .layer(obs().layer()),
+            .layer(obs().request_layer()),
     )
     .await;
     let cases = cases();

@@ -83,7 +83,7 @@ fn lines_with(correlation: &str) -> Vec<serde_json::Value> {
 async fn send(headers: &[(&str, &str)]) -> (String, String) {
     let router = axum::Router::new()
         .route("/work/{id}", get(handler))
-        .layer(obs().layer());
+        .layer(obs().request_layer());
     let addr = serve(router).await;
     let response = request_with_headers(addr, "GET", "/work/9", headers)
         .await
@@ -212,7 +212,7 @@ fn half_of_four_hundred_root_requests_are_recorded_at_ratio_one_half() {
     Wiring::Fast.run(&obs, async {
         let router = axum::Router::new()
             .route("/", get(|| async { "ok" }))
-            .layer(obs.layer());
+            .layer(obs.request_layer());
         let addr = serve(router).await;
         for _ in 0..400 {
             let response = teei_obs_tests::request(addr, "GET", "/").await.unwrap();

@@ -94,7 +94,7 @@ fn a_registry_with_fmt_and_teei_obs_layers_gets_every_sink_for_one_request() {
         let addr = serve(
             axum::Router::new()
                 .route("/settle", get(handler))
-                .layer(obs.layer()),
+                .layer(obs.request_layer()),
         )
         .await;
         request_with_headers(
@@ -196,7 +196,7 @@ fn rust_log_warn_keeps_traces_whole_on_both_wirings() {
             let addr = serve(
                 axum::Router::new()
                     .route("/checkout", get(checkout))
-                    .layer(obs.layer()),
+                    .layer(obs.request_layer()),
             )
             .await;
             request_with_headers(

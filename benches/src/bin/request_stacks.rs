@@ -89,7 +89,7 @@ fn teei() -> Router {
         config = config.sampler(teei_obs::trace::Sampler::AlwaysOff);
     }
     let obs = teei_obs::init(config).expect("init");
-    let app = hello().layer(obs.layer());
+    let app = hello().layer(obs.request_layer());
     app.merge(obs.router())
 }
 
@@ -106,7 +106,7 @@ fn teei_otlp(endpoint: &str) -> Router {
             }),
     )
     .expect("init");
-    let app = hello().layer(obs.layer());
+    let app = hello().layer(obs.request_layer());
     app.merge(obs.router())
 }
 

@@ -117,10 +117,10 @@ pub async fn serve(obs: teei_obs::Obs, service: &str, routes: axum::Router) -> R
         .map_err(|e| format!("{service}: cannot listen on {host}:{port}: {e}"))?;
     tracing::info!(
         port,
-        functions = obs.function_count(),
+        functions = obs.registry_entry_count(),
         "{service} listening on http://127.0.0.1:{port}"
     );
-    let app = obs.router().merge(routes.layer(obs.layer()));
+    let app = obs.router().merge(routes.layer(obs.request_layer()));
     axum::serve(obs.listener(listener), app)
         .with_graceful_shutdown(obs.shutdown_signal())
         .await?;

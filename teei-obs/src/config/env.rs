@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use super::{Compression, OtlpTls, PemFile, Propagator, Protocol};
 use crate::InitError;
 
 /// The environment as a lookup function; blank values count as unset.
@@ -26,7 +25,7 @@ impl Env<'_> {
     }
 
     /// The first of `names` that is set, with its name.
-    fn first(&self, names: [&'static str; 2]) -> Option<(&'static str, String)> {
+    pub(super) fn first(&self, names: [&'static str; 2]) -> Option<(&'static str, String)> {
         names
             .into_iter()
             .find_map(|name| self.var(name).map(|value| (name, value)))
@@ -64,181 +63,6 @@ impl Env<'_> {
             })
             .transpose()
     }
-
-    /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value` pairs, values percent-decoded.
-    pub(super) fn resource_attributes(&self) -> Result<Vec<(String, String)>, InitError> {
-        const NAME: &str = "OTEL_RESOURCE_ATTRIBUTES";
-        const EXPECTED: &str = "comma-separated key=value pairs with percent-encoded values";
-        let Some(value) = self.var(NAME) else {
-            return Ok(Vec::new());
-        };
-        let mut attributes: Vec<(String, String)> = Vec::new();
-        for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (key, raw) = entry
-                .split_once('=')
-                .ok_or_else(|| invalid(NAME, value.clone(), EXPECTED))?;
-            let key = key.trim();
-            let decoded = percent_decode(raw.trim());
-            match decoded {
-                Some(decoded) if !key.is_empty() => {
-                    attributes.retain(|(k, _)| k != key);
-                    attributes.push((key.to_owned(), decoded));
-                }
-                _ => return Err(invalid(NAME, value.clone(), EXPECTED)),
-            }
-        }
-        Ok(attributes)
-    }
-
-    /// `OTEL_PROPAGATORS`.
-    pub(super) fn propagators(&self) -> Result<Option<Vec<Propagator>>, InitError> {
-        const NAME: &str = "OTEL_PROPAGATORS";
-        const EXPECTED: &str = "a comma-separated list of `tracecontext`, `baggage`, `b3`, \
-                                `b3multi`, or `none` alone";
-        let Some(value) = self.var(NAME) else {
-            return Ok(None);
-        };
-        let names: Vec<&str> = value
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .collect();
-        if names == ["none"] {
-            return Ok(Some(Vec::new()));
-        }
-        let mut propagators = Vec::new();
-        for name in names {
-            let propagator = match name {
-                "tracecontext" => Propagator::TraceContext,
-                "baggage" => Propagator::Baggage,
-                "b3" => Propagator::B3,
-                "b3multi" => Propagator::B3Multi,
-                _ => return Err(invalid(NAME, value.clone(), EXPECTED)),
-            };
-            if !propagators.contains(&propagator) {
-                propagators.push(propagator);
-            }
-        }
-        Ok(Some(propagators))
-    }
-
-    /// `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`; the values never appear in an error.
-    pub(super) fn headers(&self) -> Result<Vec<(String, String)>, InitError> {
-        let Some((variable, value)) = self.first([
-            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-            "OTEL_EXPORTER_OTLP_HEADERS",
-        ]) else {
-            return Ok(Vec::new());
-        };
-        parse_headers(&value).map_err(|problem| InitError::InvalidHeaders { variable, problem })
-    }
-
-    /// `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION`.
-    pub(super) fn compression(&self) -> Result<Compression, InitError> {
-        match self.first([
-            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-            "OTEL_EXPORTER_OTLP_COMPRESSION",
-        ]) {
-            None => Ok(Compression::None),
-            Some((_, value)) if value == "none" => Ok(Compression::None),
-            Some((_, value)) if value == "gzip" => Ok(Compression::Gzip),
-            Some((variable, value)) => Err(invalid(variable, value, "`gzip` or `none`")),
-        }
-    }
-
-    /// The certificate files of the `OTEL_EXPORTER_OTLP_*CERTIFICATE` / `*CLIENT_KEY` family.
-    pub(super) fn tls(&self) -> OtlpTls {
-        let file = |names| {
-            self.first(names).map(|(origin, path)| PemFile {
-                origin,
-                path: path.into(),
-            })
-        };
-        OtlpTls {
-            ca: file([
-                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            ]),
-            client_certificate: file([
-                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
-                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-            ]),
-            client_key: file([
-                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
-                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-            ]),
-        }
-    }
-
-    /// The OTLP endpoint and protocol, if an endpoint is set (or `otlp` was asked for, which
-    /// takes the specification's default endpoint).
-    pub(super) fn endpoint(
-        &self,
-        explicit_otlp: bool,
-    ) -> Result<Option<(String, Protocol)>, InitError> {
-        let protocol = match self.first([
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-        ]) {
-            None => Protocol::HttpProtobuf,
-            Some((_, value)) if value == "http/protobuf" => Protocol::HttpProtobuf,
-            Some((_, value)) if value == "grpc" => Protocol::Grpc,
-            Some((variable, value)) => {
-                return Err(invalid(variable, value, "`http/protobuf` or `grpc`"));
-            }
-        };
-        let insecure = match self.boolean("OTEL_EXPORTER_OTLP_TRACES_INSECURE")? {
-            Some(insecure) => insecure,
-            None => self
-                .boolean("OTEL_EXPORTER_OTLP_INSECURE")?
-                .unwrap_or(false),
-        };
-        let (variable, url) = match (
-            self.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-            self.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        ) {
-            (Some(traces), _) => ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces),
-            (None, Some(base)) => (
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                match protocol {
-                    Protocol::Grpc => base,
-                    Protocol::HttpProtobuf => {
-                        format!("{}/v1/traces", base.trim_end_matches('/'))
-                    }
-                },
-            ),
-            (None, None) if explicit_otlp => (
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                match protocol {
-                    Protocol::Grpc => "http://localhost:4317".to_owned(),
-                    Protocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_owned(),
-                },
-            ),
-            (None, None) => return Ok(None),
-        };
-        let url = match protocol {
-            // The specification lets a gRPC endpoint be `host:port`, secure unless told not.
-            Protocol::Grpc if !url.contains("://") => {
-                format!("{}://{url}", if insecure { "http" } else { "https" })
-            }
-            _ => url,
-        };
-        if !is_web_url(&url) {
-            return Err(invalid(
-                variable,
-                url,
-                "an http:// or https:// URL (for gRPC also host:port)",
-            ));
-        }
-        Ok(Some((url, protocol)))
-    }
-}
-
-fn is_web_url(url: &str) -> bool {
-    url.parse::<http::Uri>().is_ok_and(|uri| {
-        matches!(uri.scheme_str(), Some("http" | "https"))
-            && uri.host().is_some_and(|host| !host.is_empty())
-    })
 }
 
 /// `key=value,…` with percent-encoded values, checked as HTTP header names and values.
@@ -280,7 +104,7 @@ pub(crate) fn parse_headers(value: &str) -> Result<Vec<(String, String)>, String
 }
 
 /// Percent-decodes `raw`; `None` when the result is not UTF-8 or an escape is broken.
-fn percent_decode(raw: &str) -> Option<String> {
+pub(super) fn percent_decode(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut at = 0;
     while let Some(offset) = bytes[at..].iter().position(|b| *b == b'%') {

@@ -8,7 +8,7 @@ use crate::InitError;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ErrorTrackingSettings {
     #[cfg(feature = "sentry")]
-    pub(crate) sentry: Option<crate::errors::SentrySettings>,
+    pub(crate) sentry: Option<crate::error_tracking::SentrySettings>,
     pub(crate) report_every_level: bool,
 }
 
@@ -36,7 +36,7 @@ impl ErrorTrackingSettings {
                         .ok_or_else(|| invalid(name, value, "a number from 0 to 1")),
                 }
             };
-            self.sentry = Some(crate::errors::SentrySettings {
+            self.sentry = Some(crate::error_tracking::SentrySettings {
                 dsn: dsn.parse().map_err(|_| {
                     invalid(
                         "SENTRY_DSN",
@@ -74,7 +74,7 @@ impl Config {
             value: dsn.to_owned(),
             expected: "a Sentry DSN: https://<key>@<host>/<project id>",
         })?;
-        self.error_tracking.sentry = Some(crate::errors::SentrySettings {
+        self.error_tracking.sentry = Some(crate::error_tracking::SentrySettings {
             dsn,
             sample_rate: 1.0,
         });

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::Config;
-use super::env::Env;
+use super::env::{Env, invalid, parse_headers};
 use crate::InitError;
 
 /// The OTLP transport.
@@ -182,6 +182,126 @@ impl ExportSettings {
         self.tls = env.tls();
         Ok(())
     }
+}
+
+impl Env<'_> {
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`; the values never appear in an error.
+    pub(super) fn headers(&self) -> Result<Vec<(String, String)>, InitError> {
+        let Some((variable, value)) = self.first([
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ]) else {
+            return Ok(Vec::new());
+        };
+        parse_headers(&value).map_err(|problem| InitError::InvalidHeaders { variable, problem })
+    }
+
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION`.
+    pub(super) fn compression(&self) -> Result<Compression, InitError> {
+        match self.first([
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+        ]) {
+            None => Ok(Compression::None),
+            Some((_, value)) if value == "none" => Ok(Compression::None),
+            Some((_, value)) if value == "gzip" => Ok(Compression::Gzip),
+            Some((variable, value)) => Err(invalid(variable, value, "`gzip` or `none`")),
+        }
+    }
+
+    /// The certificate files of the `OTEL_EXPORTER_OTLP_*CERTIFICATE` / `*CLIENT_KEY` family.
+    pub(super) fn tls(&self) -> OtlpTls {
+        let file = |names| {
+            self.first(names).map(|(origin, path)| PemFile {
+                origin,
+                path: path.into(),
+            })
+        };
+        OtlpTls {
+            ca: file([
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            ]),
+            client_certificate: file([
+                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            ]),
+            client_key: file([
+                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            ]),
+        }
+    }
+
+    /// The OTLP endpoint and protocol, if an endpoint is set (or `otlp` was asked for, which
+    /// takes the specification's default endpoint).
+    pub(super) fn endpoint(
+        &self,
+        explicit_otlp: bool,
+    ) -> Result<Option<(String, Protocol)>, InitError> {
+        let protocol = match self.first([
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ]) {
+            None => Protocol::HttpProtobuf,
+            Some((_, value)) if value == "http/protobuf" => Protocol::HttpProtobuf,
+            Some((_, value)) if value == "grpc" => Protocol::Grpc,
+            Some((variable, value)) => {
+                return Err(invalid(variable, value, "`http/protobuf` or `grpc`"));
+            }
+        };
+        let insecure = match self.boolean("OTEL_EXPORTER_OTLP_TRACES_INSECURE")? {
+            Some(insecure) => insecure,
+            None => self
+                .boolean("OTEL_EXPORTER_OTLP_INSECURE")?
+                .unwrap_or(false),
+        };
+        let (variable, url) = match (
+            self.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            self.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ) {
+            (Some(traces), _) => ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces),
+            (None, Some(base)) => (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                match protocol {
+                    Protocol::Grpc => base,
+                    Protocol::HttpProtobuf => {
+                        format!("{}/v1/traces", base.trim_end_matches('/'))
+                    }
+                },
+            ),
+            (None, None) if explicit_otlp => (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                match protocol {
+                    Protocol::Grpc => "http://localhost:4317".to_owned(),
+                    Protocol::HttpProtobuf => "http://localhost:4318/v1/traces".to_owned(),
+                },
+            ),
+            (None, None) => return Ok(None),
+        };
+        let url = match protocol {
+            // The specification lets a gRPC endpoint be `host:port`, secure unless told not.
+            Protocol::Grpc if !url.contains("://") => {
+                format!("{}://{url}", if insecure { "http" } else { "https" })
+            }
+            _ => url,
+        };
+        if !is_web_url(&url) {
+            return Err(invalid(
+                variable,
+                url,
+                "an http:// or https:// URL (for gRPC also host:port)",
+            ));
+        }
+        Ok(Some((url, protocol)))
+    }
+}
+
+fn is_web_url(url: &str) -> bool {
+    url.parse::<http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https"))
+            && uri.host().is_some_and(|host| !host.is_empty())
+    })
 }
 
 impl Config {

@@ -18,6 +18,7 @@ mod tests;
 mod trace;
 
 pub use console::ConsoleLimits;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use export::PemFile;
 pub use export::{Compression, CustomExporter, OtlpTls, Protocol, TraceExport};
 pub use trace::{DEFAULT_PROPAGATORS, Propagator};

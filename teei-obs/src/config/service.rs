@@ -1,7 +1,7 @@
 //! Who the service is: name, version, deployment environment, resource attributes.
 
 use super::Config;
-use super::env::Env;
+use super::env::{Env, invalid, percent_decode};
 use crate::InitError;
 
 /// The service's identity, as spans, log lines, Sentry events and reports carry it.
@@ -57,6 +57,33 @@ impl ServiceSettings {
 
     pub(crate) fn is_production(&self) -> bool {
         self.environment == "production"
+    }
+}
+
+impl Env<'_> {
+    /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value` pairs, values percent-decoded.
+    pub(super) fn resource_attributes(&self) -> Result<Vec<(String, String)>, InitError> {
+        const NAME: &str = "OTEL_RESOURCE_ATTRIBUTES";
+        const EXPECTED: &str = "comma-separated key=value pairs with percent-encoded values";
+        let Some(value) = self.var(NAME) else {
+            return Ok(Vec::new());
+        };
+        let mut attributes: Vec<(String, String)> = Vec::new();
+        for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (key, raw) = entry
+                .split_once('=')
+                .ok_or_else(|| invalid(NAME, value.clone(), EXPECTED))?;
+            let key = key.trim();
+            let decoded = percent_decode(raw.trim());
+            match decoded {
+                Some(decoded) if !key.is_empty() => {
+                    attributes.retain(|(k, _)| k != key);
+                    attributes.push((key.to_owned(), decoded));
+                }
+                _ => return Err(invalid(NAME, value.clone(), EXPECTED)),
+            }
+        }
+        Ok(attributes)
     }
 }
 

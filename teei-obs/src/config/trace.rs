@@ -101,6 +101,40 @@ impl TraceSettings {
     }
 }
 
+impl Env<'_> {
+    /// `OTEL_PROPAGATORS`.
+    pub(super) fn propagators(&self) -> Result<Option<Vec<Propagator>>, InitError> {
+        const NAME: &str = "OTEL_PROPAGATORS";
+        const EXPECTED: &str = "a comma-separated list of `tracecontext`, `baggage`, `b3`, \
+                                `b3multi`, or `none` alone";
+        let Some(value) = self.var(NAME) else {
+            return Ok(None);
+        };
+        let names: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names == ["none"] {
+            return Ok(Some(Vec::new()));
+        }
+        let mut propagators = Vec::new();
+        for name in names {
+            let propagator = match name {
+                "tracecontext" => Propagator::TraceContext,
+                "baggage" => Propagator::Baggage,
+                "b3" => Propagator::B3,
+                "b3multi" => Propagator::B3Multi,
+                _ => return Err(invalid(NAME, value.clone(), EXPECTED)),
+            };
+            if !propagators.contains(&propagator) {
+                propagators.push(propagator);
+            }
+        }
+        Ok(Some(propagators))
+    }
+}
+
 impl Config {
     /// Whether no span leaves the process (as `OTEL_SDK_DISABLED=true`); metrics and
     /// health are served either way.

@@ -5,7 +5,7 @@
 use super::body::counted_body;
 use super::metrics::{DURATION_BOUNDS, HttpMetrics, InFlight, content_length, method_label};
 
-/// Middleware for a service's routes (from [`Obs::layer`](crate::Obs::layer)): reads the
+/// Middleware for a service's routes (from [`Obs::request_layer`](crate::Obs::request_layer)): reads the
 /// W3C trace context, baggage and correlation IDs of each request, runs the request in a
 /// server span that continues the caller's trace, makes the [`RequestContext`] current for
 /// the request's task, records the HTTP metric families, and returns `x-correlation-id` in
@@ -13,7 +13,7 @@ use super::metrics::{DURATION_BOUNDS, HttpMetrics, InFlight, content_length, met
 ///
 /// [`RequestContext`]: crate::trace::RequestContext
 #[derive(Clone, Debug, Default)]
-pub struct TraceLayer {
+pub struct RequestLayer {
     // One reference count per clone: axum clones the service for every request.
     shared: std::sync::Arc<Shared>,
 }
@@ -28,10 +28,10 @@ struct Shared {
     metrics: Option<std::sync::Arc<HttpMetrics>>,
 }
 
-impl TraceLayer {
+impl RequestLayer {
     /// The layer, with no service name, no metrics and the default redaction policy.
     pub fn new() -> Self {
-        TraceLayer::default()
+        RequestLayer::default()
     }
 
     pub(crate) fn for_service(
@@ -39,7 +39,7 @@ impl TraceLayer {
         metrics: std::sync::Arc<HttpMetrics>,
         sentry: bool,
     ) -> Self {
-        TraceLayer {
+        RequestLayer {
             shared: std::sync::Arc::new(Shared {
                 service: service.to_owned(),
                 sentry,
@@ -49,8 +49,8 @@ impl TraceLayer {
     }
 }
 
-impl<S> tower_layer::Layer<S> for TraceLayer {
-    type Service = TraceService<S>;
+impl<S> tower_layer::Layer<S> for RequestLayer {
+    type Service = RequestService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         #[cfg(feature = "sentry")]
@@ -63,18 +63,18 @@ impl<S> tower_layer::Layer<S> for TraceLayer {
         } else {
             Inner::Plain(inner)
         };
-        TraceService {
+        RequestService {
             inner,
             layer: self.clone(),
         }
     }
 }
 
-/// The service [`TraceLayer`] wraps around a service.
+/// The service [`RequestLayer`] wraps around a service.
 #[derive(Clone, Debug)]
-pub struct TraceService<S> {
+pub struct RequestService<S> {
     inner: Inner<S>,
-    layer: TraceLayer,
+    layer: RequestLayer,
 }
 
 /// The wrapped service: with error tracking on, behind `sentry-tower`'s request data.
@@ -166,7 +166,7 @@ where
     }
 }
 
-impl<S, B, R> tower_service::Service<axum::http::Request<B>> for TraceService<S>
+impl<S, B, R> tower_service::Service<axum::http::Request<B>> for RequestService<S>
 where
     S: tower_service::Service<
             axum::http::Request<axum::body::Body>,
@@ -289,12 +289,12 @@ fn start_server_span(
 /// this request.
 #[cfg(feature = "sentry")]
 fn request_hub(shared: &Shared, context: &crate::trace::RequestContext) -> RequestHub {
-    (shared.sentry && crate::errors::enabled()).then(|| {
-        let ids = crate::errors::Ids {
+    (shared.sentry && crate::error_tracking::enabled()).then(|| {
+        let ids = crate::error_tracking::Ids {
             correlation: context.correlation_id(),
             causation: context.causation_id(),
         };
-        crate::errors::request_hub(ids, &shared.service)
+        crate::error_tracking::request_hub(ids, &shared.service)
     })
 }
 
@@ -365,7 +365,7 @@ impl Drop for ThreadContext<'_> {
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of [`TraceService`]: polls the inner service in the request's
+    /// The response future of [`RequestService`]: polls the inner service in the request's
     /// span, context and Sentry hub, then records the HTTP metrics and adds
     /// `x-correlation-id` to the response. No allocation of its own.
     #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! The HTTP side: routes a service mounts on its axum router — `/metrics`
 //! ([`metrics_router`]; the OpenMetrics negotiation in `exposition`), the request layer
-//! ([`TraceLayer`], in `layer`) with its metric families ([`HttpMetrics`], in `metrics`),
+//! ([`RequestLayer`], in `layer`) with its metric families ([`HttpMetrics`], in `metrics`),
 //! bodies counted as they flow (`body`) and connections counted as they open and close
 //! ([`CountedListener`], in `listener`).
 
@@ -12,6 +12,6 @@ mod metrics;
 
 pub(crate) use exposition::Exposition;
 pub use exposition::metrics_router;
-pub use layer::{ResponseFuture, TraceLayer, TraceService};
+pub use layer::{RequestLayer, RequestService, ResponseFuture};
 pub use listener::{CountedIo, CountedListener};
 pub use metrics::HttpMetrics;

@@ -269,7 +269,7 @@ impl RequestContext {
     pub async fn scope<F: Future>(self, future: F) -> F::Output {
         #[cfg(feature = "sentry")]
         {
-            let ids = crate::errors::Ids {
+            let ids = crate::error_tracking::Ids {
                 correlation: &self.correlation_id,
                 causation: self.causation_id.as_deref(),
             };
@@ -277,7 +277,7 @@ impl RequestContext {
                 .message
                 .as_deref()
                 .map(|m| (&*m.destination, &*m.event_type));
-            if let Some(hub) = crate::errors::scope_hub(ids, message, current().is_some()) {
+            if let Some(hub) = crate::error_tracking::scope_hub(ids, message, current().is_some()) {
                 use sentry::SentryFutureExt as _;
                 return TASK_CONTEXT.scope(self, future.bind_hub(hub)).await;
             }

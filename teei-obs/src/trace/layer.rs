@@ -12,7 +12,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::recorder::{Core, SpanState};
+use super::recorder::{SpanRecorder, SpanState};
 
 /// The `Registry` a layer runs on, kept from `on_register_dispatch`: a layer behind a
 /// per-layer filter sees only the spans its filter enables, but an event's trace is that
@@ -126,25 +126,25 @@ where
 /// own (with other layers). [`init`](crate::init) installs a leaner subscriber of its own
 /// instead: see [`TeeiSubscriber`](super::TeeiSubscriber).
 #[derive(Clone)]
-pub struct OtelLayer {
-    core: Core,
+pub struct SpanLayer {
+    core: SpanRecorder,
 }
 
-impl fmt::Debug for OtelLayer {
+impl fmt::Debug for SpanLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtelLayer")
+        f.debug_struct("SpanLayer")
             .field("sampler", &self.core.sampler)
             .finish_non_exhaustive()
     }
 }
 
-impl OtelLayer {
-    pub(crate) fn new(core: Core) -> Self {
-        OtelLayer { core }
+impl SpanLayer {
+    pub(crate) fn new(core: SpanRecorder) -> Self {
+        SpanLayer { core }
     }
 }
 
-impl<S> Layer<S> for OtelLayer
+impl<S> Layer<S> for SpanLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {

@@ -2,12 +2,12 @@
 //! of trace context and correlation IDs across HTTP calls and message buses.
 //!
 //! [`init`](crate::init) installs a `tracing` subscriber made of a `tracing_subscriber`
-//! registry, the `RUST_LOG` level filter and [`OtelLayer`]. Every `tracing` span — from
+//! registry, the `RUST_LOG` level filter and [`SpanLayer`]. Every `tracing` span — from
 //! `#[traced]`, `#[instrument]` or a library — becomes an OpenTelemetry span when sampled.
 //!
 //! # Propagation
 //!
-//! Incoming: [`RequestContext::extract`] (the HTTP layer of [`Obs::layer`](crate::Obs::layer)
+//! Incoming: [`RequestContext::extract`] (the HTTP layer of [`Obs::request_layer`](crate::Obs::request_layer)
 //! does it for every request) reads `traceparent`, `tracestate`, `baggage`,
 //! `x-correlation-id` and `x-causation-id`; [`RequestContext::scope`] makes it current, so
 //! spans continue the remote trace and [`correlation_id`] answers anywhere in the task.
@@ -64,7 +64,7 @@ pub use context::{
 };
 pub use export::FlushError;
 pub(crate) use export::{Pipeline, PipelineMetrics, QueueSettings};
-pub use layer::OtelLayer;
+pub use layer::SpanLayer;
 pub(crate) use layer::{RegistryHandle, Sinks};
 pub use opentelemetry_sdk::trace::SpanData;
 pub(crate) use propagation::install_propagators;
@@ -72,7 +72,7 @@ pub use propagation::{
     HeaderCarrier, HeaderReader, MessageHeaders, extract_http, inject, inject_http,
     is_valid_traceparent, is_valid_tracestate_key, is_valid_tracestate_value,
 };
-pub(crate) use recorder::Core;
+pub(crate) use recorder::SpanRecorder;
 pub use sampler::{Root, Sampler, SamplerError};
 pub use subscriber::TeeiSubscriber;
 #[cfg(feature = "sentry")]

@@ -63,28 +63,28 @@ pub(crate) trait SpanSink: Send + Sync + 'static {
 /// What the layer and the subscriber share: the sampling decision when a span starts, and
 /// the conversion of a finished sampled span for export.
 #[derive(Clone)]
-pub(crate) struct Core {
+pub(crate) struct SpanRecorder {
     pub(super) sampler: Sampler,
     redactor: crate::redact::Redactor,
     sink: Arc<dyn SpanSink>,
     scope: opentelemetry::InstrumentationScope,
 }
 
-impl fmt::Debug for Core {
+impl fmt::Debug for SpanRecorder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Core")
+        f.debug_struct("SpanRecorder")
             .field("sampler", &self.sampler)
             .finish_non_exhaustive()
     }
 }
 
-impl Core {
+impl SpanRecorder {
     pub(crate) fn new(
         sampler: Sampler,
         sink: Arc<dyn SpanSink>,
         redactor: crate::redact::Redactor,
     ) -> Self {
-        Core {
+        SpanRecorder {
             sampler,
             redactor,
             sink,

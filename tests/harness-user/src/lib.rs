@@ -23,7 +23,7 @@ pub fn price(quantity: u32) -> u32 {
 /// Settles an order; a declined card is reported by hand, with a tag.
 pub fn settle(order: u32) {
     let declined = std::io::Error::other(format!("card declined for order {order}"));
-    teei_obs::errors::Capture::error(&declined)
+    teei_obs::error_tracking::Capture::error(&declined)
         .tag("order", order.to_string())
         .send();
 }

@@ -22,9 +22,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("listening on {}", listener.local_addr()?);
-    axum::serve(listener, obs.router().merge(slow.layer(obs.layer())))
-        .with_graceful_shutdown(obs.shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        obs.router().merge(slow.layer(obs.request_layer())),
+    )
+    .with_graceful_shutdown(obs.shutdown_signal())
+    .await?;
     obs.shutdown()?;
     println!("exited cleanly");
     Ok(())

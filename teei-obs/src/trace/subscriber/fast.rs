@@ -17,7 +17,7 @@ use super::{PlainFilter, ServerSpan};
 use crate::log::LogOutput;
 use crate::trace::context::TraceParent;
 use crate::trace::fields::OwnFields;
-use crate::trace::recorder::{Core, SpanState};
+use crate::trace::recorder::{SpanRecorder, SpanState};
 
 struct Slot {
     refs: AtomicUsize,
@@ -54,7 +54,7 @@ fn slab_key(id: &Id) -> u64 {
 
 /// The fast form: a slab of spans, two plain filters.
 pub(super) struct Fast {
-    pub(super) core: Core,
+    pub(super) core: SpanRecorder,
     pub(super) log: LogOutput,
     pub(super) log_filter: PlainFilter,
     pub(super) traces_filter: PlainFilter,
@@ -68,7 +68,7 @@ pub(super) struct Fast {
 
 impl Fast {
     pub(super) fn new(
-        core: Core,
+        core: SpanRecorder,
         log: LogOutput,
         log_filter: PlainFilter,
         traces_filter: PlainFilter,
@@ -295,13 +295,15 @@ impl Fast {
     fn report(&self, prepared: &crate::trace::fields::Prepared, header: Option<(u128, u64)>) {
         match &self.sentry_capture {
             Some(store) => {
-                if let Some(sentry_event) = crate::errors::event_for(prepared, header)
+                if let Some(sentry_event) = crate::error_tracking::event_for(prepared, header)
                     && let Ok(json) = serde_json::to_value(&sentry_event)
                 {
                     store.lock().unwrap_or_else(|e| e.into_inner()).push(json);
                 }
             }
-            None if crate::errors::enabled() => crate::errors::observe(prepared, header),
+            None if crate::error_tracking::enabled() => {
+                crate::error_tracking::observe(prepared, header)
+            }
             None => {}
         }
     }

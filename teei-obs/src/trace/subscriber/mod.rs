@@ -4,7 +4,7 @@
 //! lock, for any layer that may want one; on this machine it alone costs about 130 ns per
 //! span. The fast form of this subscriber keeps exactly what a span's trace context and
 //! its log lines need in a slab slot and skips the rest, which is what makes an unsampled
-//! span cheap. It runs the same sinks as the layers do — [`Core`] for spans,
+//! span cheap. It runs the same sinks as the layers do — [`SpanRecorder`] for spans,
 //! [`LogOutput`] for lines, the Sentry capture — so the two wirings cannot drift.
 //!
 //! When `RUST_LOG` holds directives only `EnvFilter` can evaluate (span and field
@@ -28,7 +28,7 @@ pub(crate) type SentryStore = std::sync::Arc<Mutex<Vec<serde_json::Value>>>;
 mod fast;
 
 use super::context::TraceParent;
-use super::recorder::{Core, SpanState};
+use super::recorder::{SpanRecorder, SpanState};
 use crate::log::LogOutput;
 use fast::Fast;
 
@@ -61,7 +61,7 @@ impl std::fmt::Debug for TeeiSubscriber {
 impl TeeiSubscriber {
     /// The fast form, for plain `target=level` log directives.
     pub(crate) fn fast(
-        core: Core,
+        core: SpanRecorder,
         log_filter: Targets,
         traces_filter: Targets,
         log: LogOutput,
