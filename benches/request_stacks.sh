@@ -7,13 +7,14 @@
 # alternating ROUNDS times. Server pinned to CPU 0, wrk to CPU 1 (taskset) on 2+ cores.
 #   bash benches/request_stacks.sh            # ROUNDS=5 SECONDS_EACH=5 by default
 # BEFORE=<a request_stacks binary built at an earlier commit> adds its teei stack as a
-# fourth, `before`, alternated with the others in the same run.
+# fourth, `before`, alternated with the others in the same run. BIN=<a request_stacks
+# binary> runs the stacks from that binary instead of building this tree's.
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v wrk >/dev/null || { echo "install Debian's wrk first" >&2; exit 1; }
 rounds=${ROUNDS:-5}
 each=${SECONDS_EACH:-5}
-cargo build -q --release --bin request_stacks
+[ -n "${BIN:-}" ] || cargo build -q --release --bin request_stacks
 server_cpu=""; client_cpu=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then server_cpu="taskset -c 0"; client_cpu="taskset -c 1"; fi
 declare -A pid
@@ -25,7 +26,7 @@ for stack in $stacks; do
   if curl -s -o /dev/null "127.0.0.1:$port/"; then echo "port $port is taken" >&2; exit 1; fi
   case $stack in
     before) $server_cpu "$BEFORE" teei "$port" > /dev/null 2>&1 & ;;
-    *) $server_cpu target/release/request_stacks $stack "$port" > /dev/null 2>&1 & ;;
+    *) $server_cpu ${BIN:-target/release/request_stacks} $stack "$port" > /dev/null 2>&1 & ;;
   esac
   pid[$stack]=$!
 done

@@ -7,21 +7,27 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         bytes: u64,
-        histogram: Option<prometheus::Histogram>,
+        histogram: Option<Histogram>,
     }
 
     impl<B> PinnedDrop for CountedBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(histogram) = this.histogram.take() {
-                histogram.observe(*this.bytes as f64);
+            if let Some((route, which)) = this.histogram.take() {
+                route.observe(which, *this.bytes);
             }
         }
     }
 }
 
+/// The route whose size histogram a body's bytes go to, and which one.
+type Histogram = (
+    std::sync::Arc<super::metrics::RouteMetrics>,
+    super::cells::Which,
+);
+
 impl<B> CountedBody<B> {
-    fn new(inner: B, histogram: prometheus::Histogram) -> Self {
+    fn new(inner: B, histogram: Histogram) -> Self {
         CountedBody {
             inner,
             bytes: 0,
@@ -48,8 +54,8 @@ impl<B: axum::body::HttpBody> axum::body::HttpBody for CountedBody<B> {
                 }
             }
             std::task::Poll::Ready(None) => {
-                if let Some(histogram) = this.histogram.take() {
-                    histogram.observe(*this.bytes as f64);
+                if let Some((route, which)) = this.histogram.take() {
+                    route.observe(which, *this.bytes);
                 }
             }
             _ => {}
@@ -71,15 +77,18 @@ impl<B: axum::body::HttpBody> axum::body::HttpBody for CountedBody<B> {
 pub(super) fn counted_body<B>(
     body: B,
     known: bool,
-    histogram: Option<&prometheus::Histogram>,
+    histogram: Option<(
+        &std::sync::Arc<super::metrics::RouteMetrics>,
+        super::cells::Which,
+    )>,
 ) -> axum::body::Body
 where
     B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
     match histogram {
-        Some(histogram) if !known && !body.is_end_stream() => {
-            axum::body::Body::new(CountedBody::new(body, histogram.clone()))
+        Some((route, which)) if !known && !body.is_end_stream() => {
+            axum::body::Body::new(CountedBody::new(body, (route.clone(), which)))
         }
         _ => axum::body::Body::new(body),
     }

@@ -3,7 +3,8 @@
 //! correlation ID back in the response.
 
 use super::body::counted_body;
-use super::metrics::{DURATION_BOUNDS, HttpMetrics, InFlight, content_length, method_label};
+use super::cells::Which;
+use super::metrics::{HttpMetrics, InFlight, content_length, method_label};
 
 /// Middleware for a service's routes (from [`Obs::request_layer`](crate::Obs::request_layer)): reads the
 /// W3C trace context, baggage and correlation IDs of each request, runs the request in a
@@ -204,13 +205,15 @@ where
         let metrics = shared.metrics.as_ref().map(|metrics| {
             let route = metrics.route(method, route);
             if let Some(size) = request_length {
-                route.request_size.observe(size);
+                route.observe(Which::RequestSize, size);
             }
             InFlight::new(route)
         });
         // A chunked or streamed request body is counted as the handler reads it.
         let request = {
-            let histogram = metrics.as_ref().map(|InFlight(route)| &route.request_size);
+            let histogram = metrics
+                .as_ref()
+                .map(|InFlight(route)| (route, Which::RequestSize));
             request.map(|body| counted_body(body, request_length.is_some(), histogram))
         };
         let hub = request_hub(shared, &context);
@@ -412,24 +415,26 @@ where
                 }
                 Err(_) => route.count("error", None),
             }
-            let seconds = this.started.elapsed().as_secs_f64();
-            route.duration.observe(seconds);
+            let elapsed = this.started.elapsed();
+            let bucket = route.observe(Which::Duration, elapsed.as_nanos() as u64);
             // The server span is entered here: a sampled request leaves its exemplar.
             if let Some(ids) = crate::metrics::exemplar::sampled() {
-                let bucket = crate::metrics::exemplar::bucket_of(&DURATION_BOUNDS, seconds);
-                route.exemplars[bucket].store(ids, seconds);
+                route.series.exemplars[bucket].store(ids, elapsed.as_secs_f64());
             }
             if let Ok(response) = &result {
                 let size = content_length(response.headers())
-                    .or_else(|| response.body().size_hint().exact().map(|n| n as f64));
+                    .or_else(|| response.body().size_hint().exact());
                 match size {
-                    Some(size) => route.response_size.observe(size),
-                    None => streamed = Some(route.response_size.clone()),
+                    Some(size) => {
+                        route.observe(Which::ResponseSize, size);
+                    }
+                    None => streamed = Some(route.clone()),
                 }
             }
         }
         let mut result = result.map(|response| {
-            response.map(|body| counted_body(body, streamed.is_none(), streamed.as_ref()))
+            let histogram = streamed.as_ref().map(|route| (route, Which::ResponseSize));
+            response.map(|body| counted_body(body, streamed.is_none(), histogram))
         });
         // Out of the in-flight count now, not when the future is dropped.
         this.metrics.take();

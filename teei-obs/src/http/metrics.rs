@@ -1,12 +1,26 @@
 //! The HTTP metric families and the per-thread cache of one route's handles.
 
-/// The upper bounds of `http_request_duration_seconds`.
-pub(super) const DURATION_BOUNDS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-/// A recent sampled request per duration bucket (the `+Inf` one last) of one route.
-type RouteExemplars = std::sync::Arc<[crate::metrics::exemplar::ExemplarCell; 12]>;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, MetricFamily, MetricType};
+
+pub(super) use super::cells::DURATION_BOUNDS;
+use super::cells::{RouteCells, Which};
+use crate::metrics::exemplar::ExemplarCell;
+
+/// The histograms of one `(method, route)` and a recent sampled request per duration
+/// bucket (the `+Inf` one last), shared by every thread that serves the route.
+#[derive(Debug, Default)]
+pub(super) struct RouteSeries {
+    pub(super) cells: RouteCells,
+    pub(super) exemplars: [ExemplarCell; DURATION_BOUNDS.len() + 1],
+}
+
+/// Every route's series by `(method, route)`: locked when a thread first serves a route,
+/// and at a scrape; written into without a lock.
+type Series = Arc<Mutex<BTreeMap<(&'static str, String), Arc<RouteSeries>>>>;
 
 /// The HTTP metric families of the TypeScript package, labelled so that their cardinality
 /// is bounded whatever clients send: `route` is the matched route template (`unmatched`
@@ -14,19 +28,14 @@ type RouteExemplars = std::sync::Arc<[crate::metrics::exemplar::ExemplarCell; 12
 #[derive(Debug)]
 pub struct HttpMetrics {
     requests: prometheus::IntCounterVec,
-    duration: prometheus::HistogramVec,
-    request_size: prometheus::HistogramVec,
-    response_size: prometheus::HistogramVec,
     in_flight: prometheus::IntGauge,
-    /// Exemplars of `http_request_duration_seconds` by `(method, route)`: locked when a
-    /// thread first serves a route, and at a scrape; stored into without a lock.
-    exemplars: std::sync::Mutex<std::collections::HashMap<(&'static str, String), RouteExemplars>>,
+    series: Series,
 }
 
 impl HttpMetrics {
     pub(crate) fn new(registry: &prometheus::Registry) -> prometheus::Result<Self> {
-        use prometheus::{HistogramOpts, Opts};
-        let sizes = prometheus::exponential_buckets(64.0, 4.0, 9)?;
+        use prometheus::Opts;
+        let series = Series::default();
         let metrics = HttpMetrics {
             requests: prometheus::IntCounterVec::new(
                 Opts::new(
@@ -35,40 +44,14 @@ impl HttpMetrics {
                 ),
                 &["method", "route", "status"],
             )?,
-            duration: prometheus::HistogramVec::new(
-                HistogramOpts::new(
-                    crate::metrics::names::HTTP_REQUEST_DURATION_SECONDS,
-                    "HTTP request duration",
-                )
-                .buckets(DURATION_BOUNDS.to_vec()),
-                &["method", "route"],
-            )?,
-            request_size: prometheus::HistogramVec::new(
-                HistogramOpts::new(
-                    crate::metrics::names::HTTP_REQUEST_SIZE_BYTES,
-                    "HTTP request body size",
-                )
-                .buckets(sizes.clone()),
-                &["method", "route"],
-            )?,
-            response_size: prometheus::HistogramVec::new(
-                HistogramOpts::new(
-                    crate::metrics::names::HTTP_RESPONSE_SIZE_BYTES,
-                    "HTTP response body size",
-                )
-                .buckets(sizes),
-                &["method", "route"],
-            )?,
             in_flight: prometheus::IntGauge::new(
                 crate::metrics::names::HTTP_REQUESTS_IN_FLIGHT,
                 "HTTP requests being served",
             )?,
-            exemplars: Default::default(),
+            series: series.clone(),
         };
         registry.register(Box::new(metrics.requests.clone()))?;
-        registry.register(Box::new(metrics.duration.clone()))?;
-        registry.register(Box::new(metrics.request_size.clone()))?;
-        registry.register(Box::new(metrics.response_size.clone()))?;
+        registry.register(Box::new(Histograms::new(series)?))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         Ok(metrics)
     }
@@ -83,9 +66,17 @@ impl HttpMetrics {
         for status in ["200", "500"] {
             self.requests.with_label_values(&[method, route, status]);
         }
-        self.duration.with_label_values(&[method, route]);
-        self.request_size.with_label_values(&[method, route]);
-        self.response_size.with_label_values(&[method, route]);
+        self.series_of(method, route);
+    }
+
+    /// The shared series of `(method, route)`, made on first use.
+    fn series_of(&self, method: &'static str, route: &str) -> Arc<RouteSeries> {
+        self.series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((method, route.to_owned()))
+            .or_default()
+            .clone()
     }
 
     /// The exemplar of `http_request_duration_seconds{method, route}` in bucket `bucket`.
@@ -96,11 +87,11 @@ impl HttpMetrics {
     ) -> Option<crate::metrics::exemplar::Exemplar> {
         let label = |name| crate::metrics::exemplar::label(labels, name);
         let (method, route) = (label("method")?, label("route")?);
-        let table = self.exemplars.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, cells) = table
+        let series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, route) = series
             .iter()
             .find(|((m, r), _)| *m == method && r == route)?;
-        cells.get(bucket)?.load()
+        route.exemplars.get(bucket)?.load()
     }
 
     /// The handles of one `(method, route)`, from this thread's cache: one lookup per
@@ -185,19 +176,8 @@ impl HttpMetrics {
                 in_flight: self.in_flight.clone(),
                 method,
                 route: route.to_owned(),
-                duration: self.duration.with_label_values(&[method, route]),
-                request_size: self.request_size.with_label_values(&[method, route]),
-                response_size: self.response_size.with_label_values(&[method, route]),
+                series: self.series_of(method, route),
                 statuses: std::array::from_fn(|_| std::sync::OnceLock::new()),
-                exemplars: self
-                    .exemplars
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry((method, route.to_owned()))
-                    .or_insert_with(|| {
-                        std::sync::Arc::new(std::array::from_fn(|_| Default::default()))
-                    })
-                    .clone(),
             });
             routes.entry(route.into()).or_default()[index] = Some(handles.clone());
             handles
@@ -205,7 +185,7 @@ impl HttpMetrics {
     }
 }
 
-/// The series of one `(method, route)`.
+/// The series of one `(method, route)`, as a thread's cache holds them.
 #[derive(Debug)]
 pub(super) struct RouteMetrics {
     // Not the `HttpMetrics` itself: the thread caches must not keep it alive.
@@ -213,15 +193,18 @@ pub(super) struct RouteMetrics {
     in_flight: prometheus::IntGauge,
     method: &'static str,
     route: String,
-    pub(super) duration: prometheus::Histogram,
-    pub(super) request_size: prometheus::Histogram,
-    pub(super) response_size: prometheus::Histogram,
+    pub(super) series: Arc<RouteSeries>,
     /// `http_requests_total` per status 100..=599, created on first use.
     statuses: [std::sync::OnceLock<prometheus::IntCounter>; 500],
-    pub(super) exemplars: RouteExemplars,
 }
 
 impl RouteMetrics {
+    /// Records one value of `which` in this thread's row; returns its bucket.
+    #[inline]
+    pub(super) fn observe(&self, which: Which, value: u64) -> usize {
+        self.series.cells.observe(which, value)
+    }
+
     pub(super) fn count(&self, status: &str, code: Option<u16>) {
         let slot = code
             .and_then(|code| code.checked_sub(100))
@@ -257,14 +240,13 @@ pub(super) fn method_label(method: &axum::http::Method) -> (usize, &'static str)
 }
 
 /// The size a header says a body has.
-pub(super) fn content_length(headers: &axum::http::HeaderMap) -> Option<f64> {
+pub(super) fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
     headers
         .get(axum::http::header::CONTENT_LENGTH)?
         .to_str()
         .ok()?
         .parse::<u64>()
         .ok()
-        .map(|n| n as f64)
 }
 
 /// Counts a request in `http_requests_in_flight` until dropped: a request whose client
@@ -283,4 +265,99 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.dec();
     }
+}
+
+/// The three HTTP histograms of every route, read from their per-thread rows at a scrape.
+#[derive(Debug)]
+struct Histograms {
+    series: Series,
+    descs: [Desc; 3],
+}
+
+impl Histograms {
+    fn new(series: Series) -> prometheus::Result<Self> {
+        let desc = |name: &str, help: &str| {
+            Desc::new(
+                name.to_owned(),
+                help.to_owned(),
+                vec!["method".to_owned(), "route".to_owned()],
+                Default::default(),
+            )
+        };
+        Ok(Histograms {
+            series,
+            descs: [
+                desc(
+                    crate::metrics::names::HTTP_REQUEST_DURATION_SECONDS,
+                    "HTTP request duration",
+                )?,
+                desc(
+                    crate::metrics::names::HTTP_REQUEST_SIZE_BYTES,
+                    "HTTP request body size",
+                )?,
+                desc(
+                    crate::metrics::names::HTTP_RESPONSE_SIZE_BYTES,
+                    "HTTP response body size",
+                )?,
+            ],
+        })
+    }
+}
+
+impl Collector for Histograms {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        [Which::Duration, Which::RequestSize, Which::ResponseSize]
+            .into_iter()
+            .zip(&self.descs)
+            .map(|(which, desc)| {
+                let mut family = MetricFamily::default();
+                family.set_name(desc.fq_name.clone());
+                family.set_help(desc.help.clone());
+                family.set_field_type(MetricType::HISTOGRAM);
+                for ((method, route), route_series) in series.iter() {
+                    family
+                        .mut_metric()
+                        .push(histogram(method, route, which, &route_series.cells));
+                }
+                family
+            })
+            .filter(|family| !family.get_metric().is_empty())
+            .collect()
+    }
+}
+
+/// One route's histogram of `which` as the exposition reads it.
+fn histogram(method: &str, route: &str, which: Which, cells: &RouteCells) -> proto::Metric {
+    let snapshot = cells.snapshot(which);
+    let mut histogram = proto::Histogram::default();
+    histogram.set_sample_count(snapshot.count);
+    histogram.set_sample_sum(snapshot.sum);
+    histogram.set_bucket(
+        which
+            .bounds()
+            .iter()
+            .zip(snapshot.cumulative)
+            .map(|(bound, count)| {
+                let mut bucket = proto::Bucket::default();
+                bucket.set_upper_bound(*bound);
+                bucket.set_cumulative_count(count);
+                bucket
+            })
+            .collect(),
+    );
+    let pair = |name: &str, value: &str| {
+        let mut pair = proto::LabelPair::default();
+        pair.set_name(name.to_owned());
+        pair.set_value(value.to_owned());
+        pair
+    };
+    let mut metric = proto::Metric::default();
+    metric.set_label(vec![pair("method", method), pair("route", route)]);
+    metric.set_histogram(histogram);
+    metric
 }

@@ -5,6 +5,7 @@
 //! ([`CountedListener`], in `listener`).
 
 mod body;
+mod cells;
 mod exposition;
 mod layer;
 mod listener;
