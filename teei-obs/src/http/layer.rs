@@ -422,8 +422,13 @@ where
                 route.series.exemplars[bucket].store(ids, elapsed.as_secs_f64());
             }
             if let Ok(response) = &result {
-                let size = content_length(response.headers())
-                    .or_else(|| response.body().size_hint().exact());
+                // The body's own exact size first: most responses have one, and it spares
+                // a header lookup that fails until hyper adds `content-length` itself.
+                let size = response
+                    .body()
+                    .size_hint()
+                    .exact()
+                    .or_else(|| content_length(response.headers()));
                 match size {
                     Some(size) => {
                         route.observe(Which::ResponseSize, size);
