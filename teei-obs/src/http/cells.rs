@@ -1,10 +1,12 @@
-//! The HTTP histograms of one `(method, route)` in per-thread rows, as `#[counted]` keeps a
+//! The HTTP series of one `(method, route)` in per-thread rows, as `#[counted]` keeps a
 //! function's: a request writes its thread's row with plain loads and stores (no `lock`
-//! prefix, no cache line shared with another writer), and a scrape sums the rows.
+//! prefix, no cache line shared with another writer), and a scrape sums the rows. A row
+//! holds the three histograms, the requests in flight and the counts of up to
+//! [`STATUSES`] response statuses.
 //!
 //! `prometheus::Histogram::observe` costs four atomic read-modify-writes (the hot/cold
 //! count, the bucket, the count, and a compare-and-swap loop for the `f64` sum); three
-//! histograms per request made that twelve.
+//! histograms, a counter and a gauge per request made that fifteen.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -70,9 +72,20 @@ impl Which {
     }
 }
 
+/// The cell of the requests in flight (wrapping: a request may end on another thread).
+const IN_FLIGHT: usize = 35;
+
+/// How many statuses a route counts in its rows; further ones go to a locked map.
+pub(super) const STATUSES: usize = 8;
+
+/// Where the status counts start.
+const STATUS_START: usize = IN_FLIGHT + 1;
+
 /// Cells per row: each histogram's buckets, its `+Inf` bucket and its sum (13 + 11 + 11),
-/// padded to whole cache lines.
-const CELLS: usize = 40;
+/// the in-flight cell and the status counts, padded to whole cache lines.
+const CELLS: usize = 48;
+
+const _: () = assert!(STATUS_START + STATUSES <= CELLS);
 
 /// One thread's cells of one route.
 #[repr(C, align(64))]
@@ -116,6 +129,37 @@ impl RouteCells {
         slot.add(&row[start + bucket], 1);
         slot.add(&row[start + bounds.len() + 1], value);
         bucket
+    }
+
+    /// Adds `delta` to this thread's count of requests in flight.
+    #[inline]
+    pub(super) fn add_in_flight(&self, delta: i64) {
+        let slot = Slot::current();
+        slot.add(&self.rows[slot.row()].0[IN_FLIGHT], delta as u64);
+    }
+
+    /// The requests in flight, summed over the rows.
+    pub(super) fn in_flight(&self) -> i64 {
+        self.sum(IN_FLIGHT) as i64
+    }
+
+    /// Counts one response of the status in slot `index` (below [`STATUSES`]).
+    #[inline]
+    pub(super) fn count_status(&self, index: usize) {
+        let slot = Slot::current();
+        slot.add(&self.rows[slot.row()].0[STATUS_START + index], 1);
+    }
+
+    /// The responses counted in status slot `index`.
+    pub(super) fn status_count(&self, index: usize) -> u64 {
+        self.sum(STATUS_START + index)
+    }
+
+    fn sum(&self, cell: usize) -> u64 {
+        self.rows
+            .iter()
+            .map(|row| row.0[cell].load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
     }
 
     /// The sum of every row's cells of `which`.
@@ -178,5 +222,29 @@ mod tests {
         assert_eq!(response.cumulative[..2], [0, 4000]);
         assert_eq!(response.sum, 400_000.0);
         assert_eq!(cells.snapshot(Which::RequestSize).count, 0, "kept apart");
+    }
+
+    #[test]
+    fn a_request_may_leave_on_another_thread_and_statuses_count_apart() {
+        let cells = std::sync::Arc::new(RouteCells::default());
+        cells.add_in_flight(1);
+        cells.add_in_flight(1);
+        let other = cells.clone();
+        std::thread::spawn(move || other.add_in_flight(-1))
+            .join()
+            .unwrap();
+        assert_eq!(cells.in_flight(), 1);
+        cells.count_status(0);
+        cells.count_status(STATUSES - 1);
+        cells.count_status(STATUSES - 1);
+        assert_eq!(
+            (
+                cells.status_count(0),
+                cells.status_count(1),
+                cells.status_count(STATUSES - 1)
+            ),
+            (1, 0, 2)
+        );
+        assert_eq!(cells.snapshot(Which::ResponseSize).count, 0, "kept apart");
     }
 }

@@ -1,59 +1,24 @@
 //! The HTTP metric families and the per-thread cache of one route's handles.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{self, MetricFamily, MetricType};
-
-pub(super) use super::cells::DURATION_BOUNDS;
-use super::cells::{RouteCells, Which};
-use crate::metrics::exemplar::ExemplarCell;
-
-/// The histograms of one `(method, route)` and a recent sampled request per duration
-/// bucket (the `+Inf` one last), shared by every thread that serves the route.
-#[derive(Debug, Default)]
-pub(super) struct RouteSeries {
-    pub(super) cells: RouteCells,
-    pub(super) exemplars: [ExemplarCell; DURATION_BOUNDS.len() + 1],
-}
-
-/// Every route's series by `(method, route)`: locked when a thread first serves a route,
-/// and at a scrape; written into without a lock.
-type Series = Arc<Mutex<BTreeMap<(&'static str, String), Arc<RouteSeries>>>>;
+use super::cells::Which;
+use super::families::Families;
+use super::series::{RouteSeries, Series};
 
 /// The HTTP metric families of the TypeScript package, labelled so that their cardinality
 /// is bounded whatever clients send: `route` is the matched route template (`unmatched`
 /// for anything no route took), `method` one of the standard methods or `OTHER`.
 #[derive(Debug)]
 pub struct HttpMetrics {
-    requests: prometheus::IntCounterVec,
-    in_flight: prometheus::IntGauge,
     series: Series,
 }
 
 impl HttpMetrics {
     pub(crate) fn new(registry: &prometheus::Registry) -> prometheus::Result<Self> {
-        use prometheus::Opts;
         let series = Series::default();
-        let metrics = HttpMetrics {
-            requests: prometheus::IntCounterVec::new(
-                Opts::new(
-                    crate::metrics::names::HTTP_REQUESTS_TOTAL,
-                    "HTTP requests by method, route and status",
-                ),
-                &["method", "route", "status"],
-            )?,
-            in_flight: prometheus::IntGauge::new(
-                crate::metrics::names::HTTP_REQUESTS_IN_FLIGHT,
-                "HTTP requests being served",
-            )?,
-            series: series.clone(),
-        };
-        registry.register(Box::new(metrics.requests.clone()))?;
-        registry.register(Box::new(Histograms::new(series)?))?;
-        registry.register(Box::new(metrics.in_flight.clone()))?;
-        Ok(metrics)
+        registry.register(Box::new(Families::new(series.clone())?))?;
+        Ok(HttpMetrics { series })
     }
 
     /// Zero-valued series of every `http_*` family for `method` and the route template
@@ -63,10 +28,10 @@ impl HttpMetrics {
         let method = method
             .parse::<axum::http::Method>()
             .map_or("OTHER", |m| method_label(&m).1);
-        for status in ["200", "500"] {
-            self.requests.with_label_values(&[method, route, status]);
+        let series = self.series_of(method, route);
+        for status in [200, 500] {
+            series.status_slot(status);
         }
-        self.series_of(method, route);
     }
 
     /// The shared series of `(method, route)`, made on first use.
@@ -172,12 +137,8 @@ impl HttpMetrics {
             }
             let (index, method) = method;
             let handles = std::sync::Arc::new(RouteMetrics {
-                requests: self.requests.clone(),
-                in_flight: self.in_flight.clone(),
-                method,
                 route: route.to_owned(),
                 series: self.series_of(method, route),
-                statuses: std::array::from_fn(|_| std::sync::OnceLock::new()),
             });
             routes.entry(route.into()).or_default()[index] = Some(handles.clone());
             handles
@@ -189,13 +150,8 @@ impl HttpMetrics {
 #[derive(Debug)]
 pub(super) struct RouteMetrics {
     // Not the `HttpMetrics` itself: the thread caches must not keep it alive.
-    requests: prometheus::IntCounterVec,
-    in_flight: prometheus::IntGauge,
-    method: &'static str,
     route: String,
     pub(super) series: Arc<RouteSeries>,
-    /// `http_requests_total` per status 100..=599, created on first use.
-    statuses: [std::sync::OnceLock<prometheus::IntCounter>; 500],
 }
 
 impl RouteMetrics {
@@ -205,17 +161,10 @@ impl RouteMetrics {
         self.series.cells.observe(which, value)
     }
 
+    /// Counts a response with `status` in `http_requests_total`.
+    #[inline]
     pub(super) fn count(&self, status: &str, code: Option<u16>) {
-        let slot = code
-            .and_then(|code| code.checked_sub(100))
-            .and_then(|index| self.statuses.get(usize::from(index)));
-        let labels = [self.method, self.route.as_str(), status];
-        match slot {
-            Some(slot) => slot
-                .get_or_init(|| self.requests.with_label_values(&labels))
-                .inc(),
-            None => self.requests.with_label_values(&labels).inc(),
-        }
+        self.series.count(status, code);
     }
 }
 
@@ -256,108 +205,68 @@ pub(super) struct InFlight(pub(super) std::sync::Arc<RouteMetrics>);
 
 impl InFlight {
     pub(super) fn new(route: std::sync::Arc<RouteMetrics>) -> Self {
-        route.in_flight.inc();
+        route.series.cells.add_in_flight(1);
         InFlight(route)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.dec();
+        self.0.series.cells.add_in_flight(-1);
     }
 }
 
-/// The three HTTP histograms of every route, read from their per-thread rows at a scrape.
-#[derive(Debug)]
-struct Histograms {
-    series: Series,
-    descs: [Desc; 3],
-}
+#[cfg(test)]
+mod tests {
+    use super::super::cells::STATUSES;
+    use super::*;
 
-impl Histograms {
-    fn new(series: Series) -> prometheus::Result<Self> {
-        let desc = |name: &str, help: &str| {
-            Desc::new(
-                name.to_owned(),
-                help.to_owned(),
-                vec!["method".to_owned(), "route".to_owned()],
-                Default::default(),
-            )
-        };
-        Ok(Histograms {
-            series,
-            descs: [
-                desc(
-                    crate::metrics::names::HTTP_REQUEST_DURATION_SECONDS,
-                    "HTTP request duration",
-                )?,
-                desc(
-                    crate::metrics::names::HTTP_REQUEST_SIZE_BYTES,
-                    "HTTP request body size",
-                )?,
-                desc(
-                    crate::metrics::names::HTTP_RESPONSE_SIZE_BYTES,
-                    "HTTP response body size",
-                )?,
-            ],
-        })
-    }
-}
-
-impl Collector for Histograms {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
+    fn text(registry: &prometheus::Registry) -> String {
+        let mut body = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &registry.gather(),
+            &mut body,
+        )
+        .unwrap();
+        String::from_utf8(body).unwrap()
     }
 
-    fn collect(&self) -> Vec<MetricFamily> {
-        let series = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        [Which::Duration, Which::RequestSize, Which::ResponseSize]
-            .into_iter()
-            .zip(&self.descs)
-            .map(|(which, desc)| {
-                let mut family = MetricFamily::default();
-                family.set_name(desc.fq_name.clone());
-                family.set_help(desc.help.clone());
-                family.set_field_type(MetricType::HISTOGRAM);
-                for ((method, route), route_series) in series.iter() {
-                    family
-                        .mut_metric()
-                        .push(histogram(method, route, which, &route_series.cells));
-                }
-                family
-            })
-            .filter(|family| !family.get_metric().is_empty())
-            .collect()
+    #[test]
+    fn statuses_beyond_the_slots_and_errors_are_counted_too() {
+        let registry = prometheus::Registry::new();
+        let metrics = HttpMetrics::new(&registry).unwrap();
+        assert!(
+            text(&registry).contains("http_requests_in_flight 0"),
+            "a gauge is there before any request"
+        );
+        metrics.declare("GET", "/declared");
+        let series = metrics.series_of("GET", "/items");
+        let codes: Vec<u16> = (200..200 + STATUSES as u16 + 3).collect();
+        for (n, code) in codes.iter().enumerate() {
+            for _ in 0..=n {
+                series.count(&code.to_string(), Some(*code));
+            }
+        }
+        series.count("error", None);
+        series.cells.add_in_flight(1);
+        let text = text(&registry);
+        for (n, code) in codes.iter().enumerate() {
+            let line = format!(
+                "http_requests_total{{method=\"GET\",route=\"/items\",status=\"{code}\"}} {}",
+                n + 1
+            );
+            assert!(text.contains(&line), "{line} in\n{text}");
+        }
+        assert!(
+            text.contains(r#"http_requests_total{method="GET",route="/items",status="error"} 1"#)
+        );
+        assert!(
+            text.contains(r#"http_requests_total{method="GET",route="/declared",status="200"} 0"#)
+        );
+        assert!(
+            text.contains(r#"http_requests_total{method="GET",route="/declared",status="500"} 0"#)
+        );
+        assert!(text.contains("http_requests_in_flight 1"), "{text}");
     }
-}
-
-/// One route's histogram of `which` as the exposition reads it.
-fn histogram(method: &str, route: &str, which: Which, cells: &RouteCells) -> proto::Metric {
-    let snapshot = cells.snapshot(which);
-    let mut histogram = proto::Histogram::default();
-    histogram.set_sample_count(snapshot.count);
-    histogram.set_sample_sum(snapshot.sum);
-    histogram.set_bucket(
-        which
-            .bounds()
-            .iter()
-            .zip(snapshot.cumulative)
-            .map(|(bound, count)| {
-                let mut bucket = proto::Bucket::default();
-                bucket.set_upper_bound(*bound);
-                bucket.set_cumulative_count(count);
-                bucket
-            })
-            .collect(),
-    );
-    let pair = |name: &str, value: &str| {
-        let mut pair = proto::LabelPair::default();
-        pair.set_name(name.to_owned());
-        pair.set_value(value.to_owned());
-        pair
-    };
-    let mut metric = proto::Metric::default();
-    metric.set_label(vec![pair("method", method), pair("route", route)]);
-    metric.set_histogram(histogram);
-    metric
 }
