@@ -136,11 +136,9 @@ fn the_default_buckets_and_the_name_rule_are_the_runtime_ones() {
         .find(|entry| entry.name() == "timed")
         .expect("registered");
     let bounds = entry.metrics().and_then(|m| m.buckets());
+    // What the macro emitted, against the table (`metrics::DEFAULT_BUCKETS` is the table
+    // by definition, so comparing those two could not fail).
     assert_eq!(bounds, Some(&teei_obs_shared::DEFAULT_BUCKETS[..]));
-    assert_eq!(
-        teei_obs::metrics::DEFAULT_BUCKETS,
-        teei_obs_shared::DEFAULT_BUCKETS
-    );
     for entry in teei_obs::registry::functions() {
         assert!(
             teei_obs_shared::is_valid_function_name(entry.name()),

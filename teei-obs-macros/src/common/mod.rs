@@ -144,3 +144,9 @@ pub(crate) fn parse_duration(text: &str) -> Option<u64> {
     }
     Some(total)
 }
+
+/// `"a", "b", …`: the accepted values of an option, for messages.
+pub(crate) fn quoted_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.map(|name| format!("{name:?}")).collect();
+    names.join(", ")
+}

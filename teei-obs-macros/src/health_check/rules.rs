@@ -5,7 +5,7 @@ use syn::punctuated::Punctuated;
 use syn::{Ident, ItemFn, LitStr, Token};
 
 use super::args::{HEALTH_OPTIONS, HealthArg, HealthArgs};
-use crate::common::{Errors, parse_duration};
+use crate::common::{Errors, parse_duration, quoted_list};
 use teei_obs_shared::{HEALTH_KINDS, HealthKind, PROBES};
 
 /// The checked options of `#[health_check]`.
@@ -136,11 +136,7 @@ fn once<T>(slot: &mut Option<T>, value: T, span: Span, option: &str, errors: &mu
 
 /// `"db", "cache", …`, for messages.
 fn kind_list() -> String {
-    let names: Vec<String> = HEALTH_KINDS
-        .iter()
-        .map(|kind| format!("{:?}", kind.name))
-        .collect();
-    names.join(", ")
+    quoted_list(HEALTH_KINDS.iter().map(|kind| kind.name))
 }
 
 /// A `timeout` or `interval` in milliseconds, with the literal's span.

@@ -4,7 +4,7 @@ use proc_macro2::Span;
 use syn::ItemFn;
 
 use super::args::{Format, TRACED_OPTIONS, TracedArg, TracedArgs};
-use crate::common::Errors;
+use crate::common::{Errors, quoted_list};
 use teei_obs_shared::{LEVELS, SPAN_KINDS};
 
 /// The checked options of `#[traced]`.
@@ -98,12 +98,6 @@ impl Given {
             ),
         }
     }
-}
-
-/// `"a", "b", …`, for messages.
-fn quoted_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let names: Vec<String> = names.map(|name| format!("{name:?}")).collect();
-    names.join(", ")
 }
 
 /// The `tracing::Level` constant `level = "…"` names, in any case.

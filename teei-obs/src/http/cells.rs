@@ -10,6 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::metrics::HistogramSnapshot;
 use crate::metrics::slot::{ROWS, Slot};
 
 /// The upper bounds of `http_request_duration_seconds`.
@@ -106,14 +107,6 @@ impl Default for RouteCells {
     }
 }
 
-/// What a scrape reads of one histogram: cumulative bucket counts, count and sum.
-#[derive(Debug, PartialEq)]
-pub(super) struct Snapshot {
-    pub(super) cumulative: Vec<u64>,
-    pub(super) count: u64,
-    pub(super) sum: f64,
-}
-
 impl RouteCells {
     /// Records `value` (nanoseconds for [`Which::Duration`], bytes otherwise) in the calling
     /// thread's row; returns its bucket (the `+Inf` one is the bounds' length).
@@ -163,7 +156,7 @@ impl RouteCells {
     }
 
     /// The sum of every row's cells of `which`.
-    pub(super) fn snapshot(&self, which: Which) -> Snapshot {
+    pub(super) fn snapshot(&self, which: Which) -> HistogramSnapshot {
         let (start, bounds, scale) = which.layout();
         let mut totals = vec![0u64; bounds.len() + 2];
         for row in self.rows.iter() {
@@ -172,15 +165,17 @@ impl RouteCells {
             }
         }
         let mut running = 0u64;
-        let cumulative = totals[..bounds.len()]
+        let buckets = which
+            .bounds()
             .iter()
-            .map(|n| {
+            .zip(&totals[..bounds.len()])
+            .map(|(bound, n)| {
                 running += n;
-                running
+                (*bound, running)
             })
             .collect();
-        Snapshot {
-            cumulative,
+        HistogramSnapshot {
+            buckets,
             count: running + totals[bounds.len()],
             sum: totals[bounds.len() + 1] as f64 * scale,
         }
@@ -210,8 +205,8 @@ mod tests {
         });
         let duration = cells.snapshot(Which::Duration);
         assert_eq!(duration.count, 3);
-        assert_eq!(duration.cumulative[0], 1);
-        assert_eq!(duration.cumulative[10], 2);
+        assert_eq!(duration.buckets[0], (0.005, 1));
+        assert_eq!(duration.buckets[10], (10.0, 2));
         assert!(
             (duration.sum - 11.010_000_001).abs() < 1e-9,
             "{}",
@@ -219,7 +214,7 @@ mod tests {
         );
         let response = cells.snapshot(Which::ResponseSize);
         assert_eq!(response.count, 4000);
-        assert_eq!(response.cumulative[..2], [0, 4000]);
+        assert_eq!(response.buckets[..2], [(64.0, 0), (256.0, 4000)]);
         assert_eq!(response.sum, 400_000.0);
         assert_eq!(cells.snapshot(Which::RequestSize).count, 0, "kept apart");
     }

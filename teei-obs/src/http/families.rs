@@ -6,6 +6,7 @@ use prometheus::proto::{self, MetricFamily, MetricType};
 
 use super::cells::{RouteCells, Which};
 use super::series::Series;
+use crate::metrics::collector::{desc, family, pair};
 
 /// The HTTP families of every route, read from their per-thread rows at a scrape.
 #[derive(Debug)]
@@ -18,14 +19,6 @@ pub(super) struct Families {
 impl Families {
     pub(super) fn new(series: Series) -> prometheus::Result<Self> {
         use crate::metrics::names;
-        let desc = |name: &str, help: &str, labels: &[&str]| {
-            Desc::new(
-                name.to_owned(),
-                help.to_owned(),
-                labels.iter().map(|label| (*label).to_owned()).collect(),
-                Default::default(),
-            )
-        };
         let route = ["method", "route"];
         Ok(Families {
             series,
@@ -58,22 +51,6 @@ impl Families {
             ],
         })
     }
-}
-
-/// An empty family described by `desc`.
-fn family(desc: &Desc, kind: MetricType) -> MetricFamily {
-    let mut family = MetricFamily::default();
-    family.set_name(desc.fq_name.clone());
-    family.set_help(desc.help.clone());
-    family.set_field_type(kind);
-    family
-}
-
-fn pair(name: &str, value: &str) -> proto::LabelPair {
-    let mut pair = proto::LabelPair::default();
-    pair.set_name(name.to_owned());
-    pair.set_value(value.to_owned());
-    pair
 }
 
 impl Collector for Families {
@@ -127,25 +104,8 @@ impl Collector for Families {
 
 /// One route's histogram of `which` as the exposition reads it.
 fn histogram(method: &str, route: &str, which: Which, cells: &RouteCells) -> proto::Metric {
-    let snapshot = cells.snapshot(which);
-    let mut histogram = proto::Histogram::default();
-    histogram.set_sample_count(snapshot.count);
-    histogram.set_sample_sum(snapshot.sum);
-    histogram.set_bucket(
-        which
-            .bounds()
-            .iter()
-            .zip(snapshot.cumulative)
-            .map(|(bound, count)| {
-                let mut bucket = proto::Bucket::default();
-                bucket.set_upper_bound(*bound);
-                bucket.set_cumulative_count(count);
-                bucket
-            })
-            .collect(),
-    );
     let mut metric = proto::Metric::default();
     metric.set_label(vec![pair("method", method), pair("route", route)]);
-    metric.set_histogram(histogram);
+    metric.set_histogram(cells.snapshot(which).to_proto());
     metric
 }

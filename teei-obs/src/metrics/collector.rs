@@ -23,25 +23,21 @@ pub struct FunctionCollector {
 impl FunctionCollector {
     /// A collector over `entries`.
     pub fn new(entries: Vec<&'static FunctionEntry>) -> prometheus::Result<Self> {
-        let labels = |names: &[&str]| names.iter().map(|s| (*s).to_owned()).collect();
         let descs = vec![
-            Desc::new(
-                CALLS.into(),
-                "Calls of #[counted] functions by result".into(),
-                labels(&["function", "module", "result"]),
-                Default::default(),
+            desc(
+                CALLS,
+                "Calls of #[counted] functions by result",
+                &["function", "module", "result"],
             )?,
-            Desc::new(
-                DURATION.into(),
-                "Duration of #[counted(duration)] functions in seconds".into(),
-                labels(&["function", "module"]),
-                Default::default(),
+            desc(
+                DURATION,
+                "Duration of #[counted(duration)] functions in seconds",
+                &["function", "module"],
             )?,
-            Desc::new(
-                CONCURRENT.into(),
-                "Calls in progress of #[counted(concurrent)] functions".into(),
-                labels(&["function", "module"]),
-                Default::default(),
+            desc(
+                CONCURRENT,
+                "Calls in progress of #[counted(concurrent)] functions",
+                &["function", "module"],
             )?,
         ];
         Ok(FunctionCollector { entries, descs })
@@ -77,7 +73,18 @@ impl FunctionCollector {
     }
 }
 
-fn family(desc: &Desc, kind: MetricType) -> MetricFamily {
+/// The description of a family `name` with variable labels `labels`.
+pub(crate) fn desc(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<Desc> {
+    Desc::new(
+        name.to_owned(),
+        help.to_owned(),
+        labels.iter().map(|label| (*label).to_owned()).collect(),
+        Default::default(),
+    )
+}
+
+/// An empty family described by `desc`.
+pub(crate) fn family(desc: &Desc, kind: MetricType) -> MetricFamily {
     let mut family = MetricFamily::default();
     family.set_name(desc.fq_name.clone());
     family.set_help(desc.help.clone());
@@ -85,7 +92,8 @@ fn family(desc: &Desc, kind: MetricType) -> MetricFamily {
     family
 }
 
-fn pair(name: &str, value: &str) -> proto::LabelPair {
+/// A label.
+pub(crate) fn pair(name: &str, value: &str) -> proto::LabelPair {
     let mut pair = proto::LabelPair::default();
     pair.set_name(name.to_owned());
     pair.set_value(value.to_owned());
@@ -159,23 +167,8 @@ impl Collector for FunctionCollector {
                 calls.mut_metric().push(metric);
             }
             if let Some(snapshot) = metrics.histogram() {
-                let mut histogram = proto::Histogram::default();
-                histogram.set_sample_count(snapshot.count);
-                histogram.set_sample_sum(snapshot.sum);
-                histogram.set_bucket(
-                    snapshot
-                        .buckets
-                        .iter()
-                        .map(|&(bound, count)| {
-                            let mut bucket = proto::Bucket::default();
-                            bucket.set_upper_bound(bound);
-                            bucket.set_cumulative_count(count);
-                            bucket
-                        })
-                        .collect(),
-                );
                 let mut metric = labelled(entry, None, Some(true));
-                metric.set_histogram(histogram);
+                metric.set_histogram(snapshot.to_proto());
                 duration.mut_metric().push(metric);
             }
             if let Some(value) = metrics.concurrent() {
@@ -190,5 +183,26 @@ impl Collector for FunctionCollector {
             .into_iter()
             .filter(|family| !family.get_metric().is_empty())
             .collect()
+    }
+}
+
+impl super::HistogramSnapshot {
+    /// The snapshot as the exposition's protobuf histogram.
+    pub(crate) fn to_proto(&self) -> proto::Histogram {
+        let mut histogram = proto::Histogram::default();
+        histogram.set_sample_count(self.count);
+        histogram.set_sample_sum(self.sum);
+        histogram.set_bucket(
+            self.buckets
+                .iter()
+                .map(|&(bound, count)| {
+                    let mut bucket = proto::Bucket::default();
+                    bucket.set_upper_bound(bound);
+                    bucket.set_cumulative_count(count);
+                    bucket
+                })
+                .collect(),
+        );
+        histogram
     }
 }

@@ -182,14 +182,15 @@ impl FunctionMetrics {
     }
 }
 
-/// A point-in-time copy of a duration histogram, in Prometheus' shape.
+/// A point-in-time copy of a histogram, in Prometheus' shape; in seconds for durations
+/// (bytes for the HTTP size histograms).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistogramSnapshot {
-    /// `(upper bound in seconds, cumulative count)` for each finite bucket.
+    /// `(upper bound, cumulative count)` for each finite bucket.
     pub buckets: Vec<(f64, u64)>,
     /// Number of observations (the `+Inf` bucket).
     pub count: u64,
-    /// Sum of observations in seconds.
+    /// Sum of observations.
     pub sum: f64,
 }
 

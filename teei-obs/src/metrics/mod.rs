@@ -18,7 +18,7 @@
 //!
 //! [`DEFAULT_BUCKETS`], in seconds: Prometheus' client default, 5 ms to 10 s.
 
-mod collector;
+pub(crate) mod collector;
 pub mod exemplar;
 pub(crate) mod function;
 pub mod names;

@@ -101,6 +101,22 @@ impl Board {
         self
     }
 
+    /// The process's resident memory and CPU panels, for the job selector `job`.
+    pub(super) fn memory_and_cpu(self, job: &str) -> Board {
+        self.series(
+            "Resident memory",
+            &format!("process_resident_memory_bytes{{{job}}}"),
+            "rss",
+            "bytes",
+        )
+        .series(
+            "CPU",
+            &format!("rate(process_cpu_seconds_total{{{job}}}[5m])"),
+            "cores",
+            "none",
+        )
+    }
+
     pub(super) fn stat(mut self, title: &str, expr: &str, legend: &str, unit: &str) -> Board {
         let panel = json!({
             "type": "stat", "title": title, "datasource": self.datasource,

@@ -43,17 +43,6 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
             "ops",
         )
         .row("Resources")
-        .series(
-            "Resident memory",
-            &format!("process_resident_memory_bytes{{{job}}}"),
-            "rss",
-            "bytes",
-        )
-        .series(
-            "CPU",
-            &format!("rate(process_cpu_seconds_total{{{job}}}[5m])"),
-            "cores",
-            "none",
-        )
+        .memory_and_cpu(job)
         .build(&["teei-obs", service, "overview"])
 }

@@ -13,18 +13,7 @@ pub(super) fn board(q: &Queries<'_>) -> serde_json::Value {
         ds,
     )
     .row("Process")
-    .series(
-        "Resident memory",
-        &format!("process_resident_memory_bytes{{{job}}}"),
-        "rss",
-        "bytes",
-    )
-    .series(
-        "CPU",
-        &format!("rate(process_cpu_seconds_total{{{job}}}[5m])"),
-        "cores",
-        "none",
-    )
+    .memory_and_cpu(job)
     .series(
         "Open file descriptors",
         &format!("process_open_fds{{{job}}}"),
