@@ -227,6 +227,9 @@ where
 /// A span's own fields (not `otel.*`), kept for the log lines written inside it: strings
 /// share one buffer, so a span with four string fields costs two allocations, not five.
 /// A later value replaces an earlier one of the same name.
+/// The text buffer a freed span slot keeps for its next span, at most.
+const MAX_KEPT_TEXT: usize = 1024;
+
 #[derive(Default, Debug)]
 pub(crate) struct OwnFields {
     text: String,
@@ -247,25 +250,32 @@ impl OwnFields {
     /// The fields of a new span; nothing is allocated for a span without fields of its own.
     #[inline]
     pub(crate) fn of(attrs: &tracing::span::Attributes<'_>) -> Self {
-        let own = attrs
-            .metadata()
-            .fields()
-            .iter()
-            .any(|field| !field.name().starts_with("otel."));
-        if !own {
-            return OwnFields::default();
-        }
-        let mut collected = OwnFields::with_capacity(attrs.metadata().fields().len());
-        attrs.record(&mut collected);
+        let mut collected = OwnFields::default();
+        collected.fill(attrs);
         collected
     }
 
-    pub(crate) fn with_capacity(fields: usize) -> Self {
-        OwnFields {
-            // Allocated with the first text value: numbers need no buffer.
-            text: String::new(),
-            entries: Vec::with_capacity(fields),
+    /// [`OwnFields::of`] into a cleared value, reusing its buffers.
+    #[inline]
+    pub(crate) fn fill(&mut self, attrs: &tracing::span::Attributes<'_>) {
+        let fields = attrs.metadata().fields();
+        if fields
+            .iter()
+            .any(|field| !field.name().starts_with("otel."))
+        {
+            self.entries.reserve(fields.len());
+            attrs.record(self);
         }
+    }
+
+    /// Empties the fields, keeping buffers of a usual size for the next span.
+    pub(crate) fn clear(&mut self) {
+        if self.text.capacity() > MAX_KEPT_TEXT {
+            self.text = String::new();
+        } else {
+            self.text.clear();
+        }
+        self.entries.clear();
     }
 
     fn put(&mut self, name: &'static str, value: Stored) {
@@ -340,7 +350,7 @@ mod tests {
 
     #[test]
     fn strings_share_a_buffer_later_values_replace_and_otel_fields_stay_out() {
-        let mut fields = OwnFields::with_capacity(4);
+        let mut fields = OwnFields::default();
         fields.put_text("http.route", |t| t.push_str("/v1/profile/{id}"));
         fields.put_text("otel.name", |t| t.push_str("GET /v1/profile/{id}"));
         fields.put_value("http.response.status_code", Stored::U64(200));

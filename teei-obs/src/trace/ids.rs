@@ -4,14 +4,26 @@ use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-thread_local! {
-    static STATE: Cell<u64> = Cell::new(seed());
-    // The trace ID the next root span takes, when a sampling decision was made for it
-    // before the span existed (0: none).
-    static NEXT_ROOT: Cell<u128> = const { Cell::new(0) };
+/// A thread's ID state, in one thread-local so that a root span's IDs take one lookup.
+struct Ids {
+    /// splitmix64's state; 0 until the thread's first ID seeds it.
+    state: Cell<u64>,
+    /// The trace ID the next root span takes, when a sampling decision was made for it
+    /// before the span existed (0: none).
+    next_root: Cell<u128>,
 }
 
-/// A per-thread seed: `RandomState` keys are random per thread and per call.
+thread_local! {
+    static IDS: Ids = const {
+        Ids {
+            state: Cell::new(0),
+            next_root: Cell::new(0),
+        }
+    };
+}
+
+/// A per-thread seed: `RandomState` keys are random per thread and per call. Never 0.
+#[cold]
 fn seed() -> u64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
@@ -19,53 +31,73 @@ fn seed() -> u64 {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
-    hasher.finish()
+    hasher.finish() | 1
 }
 
-/// splitmix64: a full-period generator whose outputs pass BigCrush; not for secrets.
-fn next() -> u64 {
-    STATE.with(|state| {
-        let mut z = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        state.set(z);
+impl Ids {
+    /// splitmix64: a full-period generator whose outputs pass BigCrush; not for secrets.
+    #[inline]
+    fn next(&self) -> u64 {
+        let mut z = self.state.get();
+        if z == 0 {
+            z = seed();
+        }
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        // Skips 0, which marks an unseeded thread (once in 2^64 steps).
+        self.state.set(if z == 0 { 1 } else { z });
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
-    })
+    }
+
+    #[inline]
+    fn span_id(&self) -> u64 {
+        loop {
+            let id = self.next();
+            if id != 0 {
+                return id;
+            }
+        }
+    }
+
+    #[inline]
+    fn trace_id(&self) -> u128 {
+        loop {
+            let id = (u128::from(self.next()) << 64) | u128::from(self.next());
+            if id != 0 {
+                return id;
+            }
+        }
+    }
 }
 
 /// A new, non-zero span ID.
 pub(crate) fn span_id() -> u64 {
-    loop {
-        let id = next();
-        if id != 0 {
-            return id;
-        }
-    }
+    IDS.with(Ids::span_id)
 }
 
 /// A new, non-zero trace ID.
 pub(crate) fn trace_id() -> u128 {
-    loop {
-        let id = (u128::from(next()) << 64) | u128::from(next());
-        if id != 0 {
-            return id;
-        }
-    }
+    IDS.with(Ids::trace_id)
 }
 
 /// Makes the next root span on this thread take `id` as its trace ID (0 clears it): the
 /// request layer samples a request before it makes its span, and the span must keep the
 /// trace ID that decision was made for.
 pub(crate) fn preset_root_trace_id(id: u128) {
-    NEXT_ROOT.with(|next| next.set(id));
+    IDS.with(|ids| ids.next_root.set(id));
 }
 
-/// The trace ID of a new root span: the preset one if there is one, else a new one.
-pub(crate) fn root_trace_id() -> u128 {
-    match NEXT_ROOT.with(|next| next.replace(0)) {
-        0 => trace_id(),
-        id => id,
-    }
+/// The trace and span IDs of a new root span: the preset trace ID if there is one, else a
+/// new one.
+pub(crate) fn root_ids() -> (u128, u64) {
+    IDS.with(|ids| {
+        let trace_id = match ids.next_root.replace(0) {
+            0 => ids.trace_id(),
+            id => id,
+        };
+        (trace_id, ids.span_id())
+    })
 }
 
 /// A new random ID in UUID v4 form.
@@ -125,11 +157,11 @@ mod tests {
     #[test]
     fn a_preset_root_trace_id_is_taken_once() {
         preset_root_trace_id(42);
-        assert_eq!(root_trace_id(), 42);
-        assert_ne!(root_trace_id(), 42);
+        assert_eq!(root_ids().0, 42);
+        assert_ne!(root_ids().0, 42);
         preset_root_trace_id(7);
         preset_root_trace_id(0);
-        assert_ne!(root_trace_id(), 7);
+        assert_ne!(root_ids().0, 7);
     }
 
     #[test]

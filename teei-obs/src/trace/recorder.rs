@@ -115,9 +115,10 @@ impl SpanRecorder {
                 None => (None, false),
             },
         };
-        let trace_id = parent
-            .as_ref()
-            .map_or_else(ids::root_trace_id, |p| p.trace_id);
+        let (trace_id, span_id) = match &parent {
+            Some(parent) => (parent.trace_id, ids::span_id()),
+            None => ids::root_ids(),
+        };
         let sampled = self
             .sampler
             .should_sample(trace_id, parent.as_ref().map(|p| p.sampled));
@@ -166,7 +167,7 @@ impl SpanRecorder {
         });
         SpanState {
             trace_id,
-            span_id: ids::span_id(),
+            span_id,
             sampled,
             trace_state: parent.and_then(|p| p.trace_state),
             recording,
@@ -214,6 +215,17 @@ impl SpanState {
     /// Whether the span is sampled and so records until it closes.
     pub(crate) fn is_recording(&self) -> bool {
         self.recording.is_some()
+    }
+
+    /// Moves what a closing span recorded out, leaving the IDs.
+    pub(crate) fn take(&mut self) -> SpanState {
+        SpanState {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            sampled: self.sampled,
+            trace_state: self.trace_state.take(),
+            recording: self.recording.take(),
+        }
     }
 
     /// This span as the parent of another.

@@ -19,9 +19,15 @@ use crate::trace::context::TraceParent;
 use crate::trace::fields::OwnFields;
 use crate::trace::recorder::{SpanRecorder, SpanState};
 
+///
+/// Slots live in a pool and are reset in place when their span closes, so opening a span
+/// moves nothing into the pool and closing one moves nothing out (a slab's `insert` and
+/// `take` copied the whole slot both ways), and a span's field buffers are reused.
+#[derive(Default)]
 struct Slot {
     refs: AtomicUsize,
-    metadata: &'static Metadata<'static>,
+    /// `None` only while the slot is free.
+    metadata: Option<&'static Metadata<'static>>,
     /// Whether the log filter lets the span through: only then do its fields go into lines.
     logged: bool,
     /// The span's own fields (not `otel.*`), for log lines; empty for most spans.
@@ -34,6 +40,18 @@ struct Slot {
     /// What a sampled span records until it closes (unsampled spans keep nothing here:
     /// their trace context is the header).
     state: Option<Mutex<SpanState>>,
+}
+
+impl sharded_slab::Clear for Slot {
+    fn clear(&mut self) {
+        self.metadata = None;
+        self.fields
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.header = None;
+        self.state = None;
+    }
 }
 
 /// The bit of a span ID that marks a sampled span: the slab's one reserved bit, which its
@@ -59,7 +77,7 @@ pub(super) struct Fast {
     pub(super) log_filter: PlainFilter,
     pub(super) traces_filter: PlainFilter,
     pub(super) max_level: LevelFilter,
-    spans: sharded_slab::Slab<Slot, SlabConfig>,
+    spans: sharded_slab::Pool<Slot, SlabConfig>,
     stacks: ThreadLocal<RefCell<Vec<Id>>>,
     /// Where Sentry events go instead of the SDK, in a test capture.
     #[cfg(feature = "sentry")]
@@ -80,7 +98,7 @@ impl Fast {
             log_filter,
             traces_filter,
             max_level,
-            spans: sharded_slab::Slab::new_with_config::<SlabConfig>(),
+            spans: sharded_slab::Pool::new_with_config::<SlabConfig>(),
             stacks: ThreadLocal::new(),
             #[cfg(feature = "sentry")]
             sentry_capture: None,
@@ -117,7 +135,7 @@ impl Fast {
         }
     }
 
-    fn slot(&self, id: &Id) -> Option<sharded_slab::Entry<'_, Slot, SlabConfig>> {
+    fn slot(&self, id: &Id) -> Option<sharded_slab::pool::Ref<'_, Slot, SlabConfig>> {
         usize::try_from(slab_key(id))
             .ok()
             .and_then(|key| self.spans.get(key))
@@ -157,7 +175,7 @@ impl Fast {
         } else {
             self.current_id().and_then(|id| self.parent_of(&id))
         };
-        let (header, state) = if traced {
+        let (mut header, mut state) = if traced {
             let state = self.core.start(attrs, parent);
             let header = Some(state.as_parent());
             (header, state.is_recording().then(|| Mutex::new(state)))
@@ -165,25 +183,27 @@ impl Fast {
             // Not traced: transparent, its children continue its parent's trace.
             (parent, None)
         };
-        let slot = Slot {
-            refs: AtomicUsize::new(1),
-            metadata,
-            logged,
-            // Only spans with fields of their own, that reach log lines, keep them.
-            fields: Mutex::new(if logged {
-                OwnFields::of(attrs)
-            } else {
-                OwnFields::default()
-            }),
-            header,
-            traced,
-            state,
-        };
         // A sampled span says so in its ID: entering an unsampled one looks nothing up.
-        let sampled = if slot.state.is_some() { SAMPLED_BIT } else { 0 };
-        match self.spans.insert(slot) {
+        let sampled = if state.is_some() { SAMPLED_BIT } else { 0 };
+        let key = self.spans.create_with(|slot| {
+            *slot.refs.get_mut() = 1;
+            slot.metadata = Some(metadata);
+            slot.logged = logged;
+            // Only spans with fields of their own, that reach log lines, keep them.
+            if logged {
+                slot.fields
+                    .get_mut()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .fill(attrs);
+            }
+            // Taken through references: moving them into the closure would copy them twice.
+            slot.header = header.take();
+            slot.traced = traced;
+            slot.state = state.take();
+        });
+        match key {
             Some(key) => Id::from_u64((key as u64 + 1) | sampled),
-            // The slab is full (billions of live spans): this span is not stored.
+            // The pool is full (billions of live spans): this span is not stored.
             None => Id::from_u64(u64::MAX),
         }
     }
@@ -257,7 +277,7 @@ impl Fast {
             if let Some(slot) = self.slot(id) {
                 #[cfg(feature = "sentry")]
                 if wants_names {
-                    span_names.push(slot.metadata.name());
+                    span_names.extend(slot.metadata.map(Metadata::name));
                 }
                 if slot.logged {
                     span_fields
@@ -342,7 +362,10 @@ impl Fast {
     pub(super) fn exit(&self, span: &Id) {
         if let Some(stack) = self.stacks.get() {
             let mut stack = stack.borrow_mut();
-            if let Some(position) = stack.iter().rposition(|entered| entered == span) {
+            // Usually the innermost: a pop, not a `remove` (which calls `memmove`).
+            if stack.last() == Some(span) {
+                stack.pop();
+            } else if let Some(position) = stack.iter().rposition(|entered| entered == span) {
                 stack.remove(position);
             }
             // Leaving a sampled span: the next sampled one out takes over. An unsampled
@@ -381,17 +404,18 @@ impl Fast {
         if slot.refs.fetch_sub(1, Ordering::AcqRel) != 1 {
             return false;
         }
-        drop(slot);
         crate::trace::reports::forget(&id);
-        let Some(slot) = usize::try_from(slab_key(&id))
-            .ok()
-            .and_then(|key| self.spans.take(key))
-        else {
-            return false;
-        };
-        if let Some(state) = slot.state {
-            self.core
-                .finish(state.into_inner().unwrap_or_else(|e| e.into_inner()));
+        // The last handle: nothing else reads the state now.
+        let finished = slot
+            .state
+            .as_ref()
+            .map(|state| state.lock().unwrap_or_else(|e| e.into_inner()).take());
+        drop(slot);
+        if let Ok(key) = usize::try_from(slab_key(&id)) {
+            self.spans.clear(key);
+        }
+        if let Some(state) = finished {
+            self.core.finish(state);
         }
         true
     }
@@ -399,7 +423,7 @@ impl Fast {
     pub(super) fn current_span(&self) -> Current {
         match self
             .current_id()
-            .and_then(|id| self.slot(&id).map(|slot| (id, slot.metadata)))
+            .and_then(|id| self.slot(&id).and_then(|slot| Some((id, slot.metadata?))))
         {
             Some((id, metadata)) => Current::new(id, metadata),
             None => Current::none(),
