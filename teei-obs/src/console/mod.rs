@@ -109,7 +109,9 @@ impl Console {
     pub(crate) fn record_spans<'a>(&self, spans: impl IntoIterator<Item = &'a SpanData>) {
         let spans: Vec<ConsoleSpan> = spans
             .into_iter()
-            .map(|span| from_span_data(span, &self.inner.service).redacted(&self.inner.redactor))
+            .map(|span| {
+                from_span_data(span, &self.inner.service).recorded_here(&self.inner.redactor)
+            })
             .collect();
         self.keep(spans);
     }

@@ -87,6 +87,24 @@ impl ConsoleSpan {
         }
         self
     }
+
+    /// [`ConsoleSpan::redacted`] for a span this process recorded: its attributes passed
+    /// the same `redactor` when they were recorded (`trace::recorder`, `trace::global`), so
+    /// they are only cut to their bounds here (the second pass was three quarters of the export
+    /// thread's work: 13,100 → 3,400 instructions per span); its name, status message and
+    /// events are redacted as any span's.
+    pub(crate) fn recorded_here(mut self, redactor: &Redactor) -> Self {
+        let attributes = std::mem::take(&mut self.attributes);
+        let mut span = self.redacted(redactor);
+        span.attributes = attributes;
+        span.attributes.truncate(MAX_ATTRIBUTES);
+        for (_, value) in &mut span.attributes {
+            if value.len() > MAX_TEXT {
+                *value = cut(value);
+            }
+        }
+        span
+    }
 }
 
 fn redact_attributes(redactor: &Redactor, attributes: &mut Vec<(String, String)>) {
@@ -105,6 +123,14 @@ pub(crate) fn bounded(redactor: &Redactor, text: &str) -> String {
     let text = redactor.redact_text(text);
     if text.len() <= MAX_TEXT {
         return text.into_owned();
+    }
+    cut(&text)
+}
+
+/// `text` cut to [`MAX_TEXT`] bytes (at a character boundary), saying so.
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_TEXT {
+        return text.to_owned();
     }
     let mut end = MAX_TEXT;
     while !text.is_char_boundary(end) {
@@ -293,5 +319,25 @@ mod tests {
         let s = s.redacted(&redactor);
         assert_eq!(s.attributes[0].1, crate::redact::REDACTED);
         assert!(!s.attributes[1].1.contains("bob@example.com"));
+    }
+
+    #[test]
+    fn a_span_recorded_here_keeps_its_attributes_cut_and_its_name_redacted() {
+        let redactor = Redactor::default();
+        let mut s = span("a", "1");
+        s.name = "for bob@example.com".into();
+        // Attributes arrive redacted from the recorder: they are only cut here.
+        s.attributes = (0..MAX_ATTRIBUTES + 3)
+            .map(|i| (format!("k{i}"), format!("v{i}")))
+            .collect();
+        s.attributes[0].1 = "x".repeat(MAX_TEXT + 10);
+        s.attributes[1].1 = "[REDACTED:email] left as recorded".into();
+        let s = s.recorded_here(&redactor);
+        assert!(!s.name.contains("bob@example.com"), "{}", s.name);
+        assert_eq!(s.attributes.len(), MAX_ATTRIBUTES);
+        assert!(s.attributes[0].1.ends_with("… [cut]"));
+        assert_eq!(s.attributes[0].1.len(), MAX_TEXT + "… [cut]".len());
+        assert_eq!(s.attributes[1].1, "[REDACTED:email] left as recorded");
+        assert_eq!(s.attributes[2], ("k2".to_owned(), "v2".to_owned()));
     }
 }
