@@ -54,19 +54,22 @@ pub struct PanicMark<'a> {
 
 impl<'a> PanicMark<'a> {
     /// Armed for `span`.
+    #[inline]
     pub fn new(span: &'a tracing::Span) -> Self {
         PanicMark { span, armed: true }
     }
 
     /// The call returned: nothing to mark.
+    #[inline]
     pub fn disarm(mut self) {
         self.armed = false;
     }
-}
 
-impl Drop for PanicMark<'_> {
-    fn drop(&mut self) {
-        if !self.armed || !std::thread::panicking() || self.span.is_disabled() {
+    /// Marks the span: a panic is unwinding through it.
+    #[cold]
+    #[inline(never)]
+    fn mark(&self) {
+        if self.span.is_disabled() {
             return;
         }
         let message = panic_message();
@@ -81,6 +84,16 @@ impl Drop for PanicMark<'_> {
             exception.escaped = true,
             "exception"
         );
+    }
+}
+
+impl Drop for PanicMark<'_> {
+    // Inlined into every traced call: a returned call pays one test of `armed`, no call.
+    #[inline]
+    fn drop(&mut self) {
+        if self.armed && std::thread::panicking() {
+            self.mark();
+        }
     }
 }
 
