@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 command -v wrk >/dev/null || { echo "install Debian's wrk first" >&2; exit 1; }
 requests=${REQUESTS:-100000}
-cargo build -q --release --bin request_stacks
+cargo build -q --release -p teei-obs-stacks
 rss() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$1/status"; }
 hwm() { awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }
 lua=$(mktemp --suffix .lua)
