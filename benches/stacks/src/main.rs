@@ -25,7 +25,9 @@ use axum::Router;
 use axum::routing::get;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// An exporter that drops what it is given: the peer stack pays for sampling and batching,
@@ -56,7 +58,9 @@ fn header_only() -> Router {
 
 fn peers() -> Router {
     let provider = SdkTracerProvider::builder()
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))))
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            0.1,
+        ))))
         .with_span_processor(BatchSpanProcessor::builder(Dropping).build())
         .build();
     let tracer = provider.tracer("request_stacks");
@@ -71,7 +75,9 @@ fn peers() -> Router {
         .route("/metrics", get(move || async move { handle.render() }))
         .layer(metrics)
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(
+            request_id.clone(),
+        ))
         .layer(tower_http::request_id::SetRequestIdLayer::new(
             request_id,
             tower_http::request_id::MakeRequestUuid,
