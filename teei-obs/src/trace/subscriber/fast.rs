@@ -1,4 +1,4 @@
-//! The fast form of [`TeeiSubscriber`]: a slab of spans keeping what their trace context
+//! The fast form of [`TeeiSubscriber`]: a pool of spans keeping what their trace context
 //! and log lines need, two plain filters, and the sinks.
 
 use std::cell::RefCell;
@@ -19,6 +19,7 @@ use crate::trace::context::TraceParent;
 use crate::trace::fields::OwnFields;
 use crate::trace::recorder::{SpanRecorder, SpanState};
 
+/// What the subscriber keeps of a live span.
 ///
 /// Slots live in a pool and are reset in place when their span closes, so opening a span
 /// moves nothing into the pool and closing one moves nothing out (a slab's `insert` and
@@ -54,23 +55,23 @@ impl sharded_slab::Clear for Slot {
     }
 }
 
-/// The bit of a span ID that marks a sampled span: the slab's one reserved bit, which its
+/// The bit of a span ID that marks a sampled span: the pool's one reserved bit, which its
 /// keys never use (its generation counter takes the high bits otherwise).
 const SAMPLED_BIT: u64 = 1 << 63;
 
-/// The slab's layout: the default, with the top bit of every key left to us.
+/// The pool's layout: the default, with the top bit of every key left to us.
 struct SlabConfig;
 
 impl sharded_slab::Config for SlabConfig {
     const RESERVED_BITS: usize = 1;
 }
 
-/// The slab key of a span ID.
+/// The pool key of a span ID.
 fn slab_key(id: &Id) -> u64 {
     (id.into_u64() & !SAMPLED_BIT) - 1
 }
 
-/// The fast form: a slab of spans, two plain filters.
+/// The fast form: a pool of spans, two plain filters.
 pub(super) struct Fast {
     pub(super) core: SpanRecorder,
     pub(super) log: LogOutput,
