@@ -13,10 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::metrics::HistogramSnapshot;
 use crate::metrics::slot::{ROWS, Slot};
 
-/// The upper bounds of `http_request_duration_seconds`.
-pub(super) const DURATION_BOUNDS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+/// The upper bounds of `http_request_duration_seconds`: Prometheus' default buckets, as a
+/// `#[counted(duration)]` function's.
+pub(super) const DURATION_BOUNDS: [f64; 11] = crate::metrics::DEFAULT_BUCKETS;
 
 /// The upper bounds of the request and response size histograms, in bytes: 64 B to 4 MiB
 /// by fours.
@@ -164,21 +163,11 @@ impl RouteCells {
                 *total = total.wrapping_add(cell.load(Ordering::Relaxed));
             }
         }
-        let mut running = 0u64;
-        let buckets = which
-            .bounds()
-            .iter()
-            .zip(&totals[..bounds.len()])
-            .map(|(bound, n)| {
-                running += n;
-                (*bound, running)
-            })
-            .collect();
-        HistogramSnapshot {
-            buckets,
-            count: running + totals[bounds.len()],
-            sum: totals[bounds.len() + 1] as f64 * scale,
-        }
+        HistogramSnapshot::from_counts(
+            which.bounds(),
+            &totals[..=bounds.len()],
+            totals[bounds.len() + 1] as f64 * scale,
+        )
     }
 }
 

@@ -194,6 +194,27 @@ pub struct HistogramSnapshot {
     pub sum: f64,
 }
 
+impl HistogramSnapshot {
+    /// The snapshot of per-bucket counts summed over rows: `counts` holds each finite
+    /// bucket's own count, then the `+Inf` bucket's; the buckets come out cumulative.
+    pub(crate) fn from_counts(bounds: &[f64], counts: &[u64], sum: f64) -> Self {
+        let mut cumulative = 0u64;
+        let buckets = bounds
+            .iter()
+            .zip(&counts[..bounds.len()])
+            .map(|(bound, n)| {
+                cumulative += n;
+                (*bound, cumulative)
+            })
+            .collect();
+        HistogramSnapshot {
+            buckets,
+            count: cumulative + counts[bounds.len()],
+            sum,
+        }
+    }
+}
+
 /// Read access to a histogram of any bucket count, for the exposition.
 pub trait HistogramRead: Sync + std::fmt::Debug {
     /// Sums every row into one snapshot.
@@ -274,21 +295,11 @@ impl<const B: usize, const S: usize> HistogramRead for Histogram<B, S> {
                 *total = total.wrapping_add(cell.load(Ordering::Relaxed));
             }
         }
-        let mut cumulative = 0u64;
-        let buckets = self
-            .bounds
-            .iter()
-            .zip(&per_bucket[..B])
-            .map(|(bound, n)| {
-                cumulative += n;
-                (*bound, cumulative)
-            })
-            .collect();
-        HistogramSnapshot {
-            buckets,
-            count: cumulative + per_bucket[B],
-            sum: per_bucket[B + 1] as f64 / 1e9,
-        }
+        HistogramSnapshot::from_counts(
+            &self.bounds,
+            &per_bucket[..=B],
+            per_bucket[B + 1] as f64 / 1e9,
+        )
     }
 }
 
