@@ -7,12 +7,18 @@
 pub(super) fn maybe_credential(bytes: &[u8]) -> bool {
     (0..bytes.len()).any(|i| {
         (i == 0 || !is_token_byte(bytes[i - 1]))
-            && matches!(
-                bytes[i],
-                b'A' | b'g' | b'n' | b'p' | b's' | b'r' | b'x' | b'S' | b'-' | b'h'
-            )
+            && starts_credential(bytes[i])
             && credential(bytes, i).is_some()
     })
+}
+
+/// Whether a known credential prefix can start with `b`.
+#[inline(always)]
+pub(super) fn starts_credential(b: u8) -> bool {
+    matches!(
+        b,
+        b'A' | b'g' | b'n' | b'p' | b's' | b'r' | b'x' | b'S' | b'-' | b'h'
+    )
 }
 
 /// `count` bytes from `at` that all pass `class`, and nothing of the token kind right

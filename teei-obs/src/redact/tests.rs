@@ -90,3 +90,71 @@ fn text_keeps_what_is_not_secret() {
         assert_eq!(policy.redact_text(keep), keep);
     }
 }
+
+#[test]
+fn the_one_pass_filter_lets_through_everything_the_scans_would_change() {
+    // Every secret shape the scans know, and text around them; all concatenations of
+    // three fragments (17,576 texts). Whenever the full scans change a text, the one-pass
+    // filter must have let it through.
+    let github = format!("ghp_{}", "a".repeat(36));
+    let aws = "AKIAIOSFODNN7EXAMPLE".to_owned();
+    let fragments: Vec<String> = [
+        "",
+        " ",
+        "x",
+        "(",
+        "-",
+        "\"",
+        "4111111111111111",
+        "41111",
+        "11111111",
+        "ada@example.com",
+        "Bearer abcdefghijklmnop",
+        "bearer ",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2ln",
+        "password=hunter2",
+        "token: t0k",
+        "https://user:secret@db.internal/x",
+        "xoxb-1234567890-abcdefghijklmnop",
+        "sk_live_abcdefghijklmnopqrstuvwxyz",
+        "AIzaSyA1234567890abcdefghijklmnopqrstu",
+        "GET",
+        "/orders/{id}",
+        "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----",
+        "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+        "glpat-abcdefghij0123456789",
+        &github,
+        &aws,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let policy = Redactor::default();
+    let mut changed = 0;
+    for a in &fragments {
+        for b in &fragments {
+            for c in &fragments {
+                let text = format!("{a}{b}{c}");
+                let scanned = match policy.redact_pairs(&text) {
+                    Cow::Borrowed(_) => policy.redact_patterns(&text).into_owned(),
+                    Cow::Owned(paired) => policy.redact_patterns(&paired).into_owned(),
+                };
+                if scanned != text {
+                    changed += 1;
+                    assert!(
+                        may_need_redaction(text.as_bytes()),
+                        "filtered out: {text:?}"
+                    );
+                    assert!(!is_clearly_clean(&text), "{text:?}");
+                }
+            }
+        }
+    }
+    // The corpus does exercise the scans.
+    assert!(changed > 10_000, "{changed}");
+    for clean in ["GET", "/", "http", "/orders/{id}", "HTTP request", "200"] {
+        assert!(is_clearly_clean(clean), "{clean}");
+    }
+    // Past the one loop's length, the scans decide.
+    assert!(!is_clearly_clean(&"a".repeat(ONE_PASS_MAX + 1)));
+}

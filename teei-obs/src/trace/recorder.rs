@@ -131,7 +131,9 @@ impl SpanRecorder {
                 name: Cow::Borrowed(metadata.name()),
                 kind: SpanKind::Internal,
                 start: SystemTime::now(),
-                attributes: Vec::with_capacity(8),
+                // The code.* and request ID attributes, and one per field of the callsite:
+                // no reallocation while the span records.
+                attributes: Vec::with_capacity(5 + metadata.fields().len()),
                 dropped_attributes: 0,
                 events: SpanEvents::default(),
                 status: Status::Unset,
@@ -155,12 +157,12 @@ impl SpanRecorder {
             if let Some(correlation) = correlation {
                 recording
                     .attributes
-                    .push(KeyValue::new("correlation.id", correlation.to_string()));
+                    .push(KeyValue::new("correlation.id", Value::from(correlation)));
             }
             if let Some(causation) = causation {
                 recording
                     .attributes
-                    .push(KeyValue::new("causation.id", causation.to_string()));
+                    .push(KeyValue::new("causation.id", Value::from(causation)));
             }
             attrs.record(&mut SpanVisitor(&mut recording));
             recording
@@ -419,6 +421,9 @@ fn redact_value(redactor: &crate::redact::Redactor, key: &'static str, value: Va
         return Value::from(crate::redact::REDACTED);
     }
     match value {
+        Value::String(text) if crate::redact::is_clearly_clean(text.as_str()) => {
+            Value::String(text)
+        }
         Value::String(text) => match redactor.redact_text(text.as_str()) {
             Cow::Borrowed(_) => Value::String(text),
             Cow::Owned(redacted) => Value::from(redacted),
