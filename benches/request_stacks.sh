@@ -18,9 +18,13 @@ each=${SECONDS_EACH:-5}
 server_cpu=""; client_cpu=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then server_cpu="taskset -c 0"; client_cpu="taskset -c 1"; fi
 declare -A pid
-port_of() { case $1 in bare) echo 3910;; teei) echo 3911;; peers) echo 3912;; before) echo 3913;; header) echo 3914;; esac; }
+port_of() { case $1 in bare) echo 3910;; teei) echo 3911;; peers) echo 3912;; before) echo 3913;; header) echo 3914;; spin) echo 3915;; floor) echo 3916;; esac; }
 # HEADER=1 adds `header`: the bare handler plus a constant x-correlation-id response header.
-stacks="bare teei peers${BEFORE:+ before}${HEADER:+ header}"
+# SPIN=N adds `spin`: the bare handler after N rounds of register-only arithmetic (about six
+# instructions each), user-space work that touches no memory.
+# FLOOR=1 adds `floor`: the least a layer can do and still do what teei-obs's does
+# (stacks/src/floor.rs).
+stacks="bare teei peers${BEFORE:+ before}${HEADER:+ header}${SPIN:+ spin}${FLOOR:+ floor}"
 for stack in $stacks; do
   port=$(port_of $stack)
   if curl -s -o /dev/null "127.0.0.1:$port/"; then echo "port $port is taken" >&2; exit 1; fi
@@ -67,7 +71,7 @@ get = lambda rnd, stack: next(r for r in rows if r[0] == rnd and r[1] == stack)
 print("\n| stack | req/s (median) | of bare | p50 | p99 | server CPU per request | added over bare (median, range) | of which user space |")
 print("|---|---|---|---|---|---|---|---|")
 bare_rps = statistics.median(float(get(r, "bare")[2]) for r in rounds)
-stacks = [s for s in ("bare", "header", "before", "teei", "peers") if any(r[1] == s for r in rows)]
+stacks = [s for s in ("bare", "header", "spin", "floor", "before", "teei", "peers") if any(r[1] == s for r in rows)]
 for stack in stacks:
     rps = statistics.median(float(get(r, stack)[2]) for r in rounds)
     p50 = statistics.median(micros(get(r, stack)[3]) for r in rounds)

@@ -4,6 +4,9 @@
 //!
 //! - `bare`: the handler alone;
 //! - `header`: the handler and a constant `x-correlation-id` response header, nothing else;
+//! - `spin`: the handler after `SPIN` rounds of register-only arithmetic (user-space work
+//!   that touches no memory);
+//! - `floor`: the least a layer can do and still do what teei-obs's does (`floor.rs`);
 //! - `teei`: teei-obs's request layer — HTTP metrics, correlation ID, W3C trace context,
 //!   a server span at 10 % head sampling (sampled spans dropped, not exported);
 //! - `peers`: what a user would assemble instead — `tower-http`'s `TraceLayer` with
@@ -18,6 +21,8 @@
 //! - `receiver PORT`: an OTLP/HTTP receiver (teei-obs's platform console, bounded).
 //!
 //! Stops after 600 s.
+
+mod floor;
 
 use std::time::Duration;
 
@@ -40,6 +45,27 @@ impl SpanExporter for Dropping {
         drop(batch);
         Ok(())
     }
+}
+
+/// The bare handler, after `SPIN` rounds of register-only arithmetic per request (no
+/// memory touched): user-space work alone, to tell whether the kernel's share per request
+/// grows with any user-space work or with what that work touches.
+fn spin() -> Router {
+    let rounds: u64 = std::env::var("SPIN")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    Router::new().route(
+        "/",
+        get(move || async move {
+            let mut x = std::hint::black_box(rounds);
+            for _ in 0..rounds {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            std::hint::black_box(x);
+            "hello"
+        }),
+    )
 }
 
 fn hello() -> Router {
@@ -129,12 +155,14 @@ fn receiver() -> Router {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let usage =
-        "usage: request_stacks bare|header|teei|peers|receiver PORT, or teei-otlp PORT ENDPOINT";
+        "usage: request_stacks bare|header|spin|floor|teei|peers|receiver PORT, or teei-otlp PORT ENDPOINT";
     let stack = args.next().ok_or(usage)?;
     let port: u16 = args.next().ok_or(usage)?.parse()?;
     let app = match stack.as_str() {
         "bare" => hello(),
         "header" => header_only(),
+        "spin" => spin(),
+        "floor" => hello().layer(floor::layer()),
         "teei" => teei(),
         "peers" => peers(),
         "receiver" => receiver(),
