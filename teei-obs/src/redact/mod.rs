@@ -331,7 +331,7 @@ impl Redactor {
 /// the five scans of `redact_text` cost more in set-up than in scanning. `false` says
 /// nothing: the scans decide. Longer text is left to them, whose vectorised passes beat a
 /// byte-at-a-time loop there; and `redact_text` itself does not call this, as the extra
-/// branch slowed its long-text path by 8 % (see docs/performance.md).
+/// branch slowed its long-text path by about 10 % (see docs/performance.md).
 pub(crate) fn is_clearly_clean(value: &str) -> bool {
     value.len() <= ONE_PASS_MAX && !may_need_redaction(value.as_bytes())
 }
