@@ -104,10 +104,14 @@ type InnerFuture<F> = F;
 
 #[cfg(feature = "sentry")]
 pin_project_lite::pin_project! {
+    /// `sentry-tower`'s future is boxed: it carries the request's Sentry data (hundreds of
+    /// bytes), and unboxed it would size every request's future, Sentry on or not — moved
+    /// through axum's wrappers on each request, that cost more than the box (see
+    /// docs/performance.md).
     #[project = InnerProjection]
     enum InnerFuture<F> {
         Plain { #[pin] future: F },
-        Sentry { #[pin] future: sentry_tower::SentryHttpFuture<F> },
+        Sentry { future: std::pin::Pin<Box<sentry_tower::SentryHttpFuture<F>>> },
     }
 }
 
@@ -131,7 +135,7 @@ where
     ) -> std::task::Poll<Self::Output> {
         match self.project() {
             InnerProjection::Plain { future } => future.poll(cx),
-            InnerProjection::Sentry { future } => future.poll(cx),
+            InnerProjection::Sentry { future } => future.as_mut().poll(cx),
         }
     }
 }
@@ -161,7 +165,7 @@ where
                 future: inner.call(request),
             },
             Inner::Sentry(inner) => InnerFuture::Sentry {
-                future: inner.call(request),
+                future: Box::pin(inner.call(request)),
             },
         }
     }
