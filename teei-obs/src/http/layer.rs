@@ -104,14 +104,10 @@ type InnerFuture<F> = F;
 
 #[cfg(feature = "sentry")]
 pin_project_lite::pin_project! {
-    /// `sentry-tower`'s future is boxed: it carries the request's Sentry data (hundreds of
-    /// bytes), and unboxed it would size every request's future, Sentry on or not — moved
-    /// through axum's wrappers on each request, that cost more than the box (see
-    /// docs/performance.md).
     #[project = InnerProjection]
     enum InnerFuture<F> {
         Plain { #[pin] future: F },
-        Sentry { future: std::pin::Pin<Box<sentry_tower::SentryHttpFuture<F>>> },
+        Sentry { #[pin] future: sentry_tower::SentryHttpFuture<F> },
     }
 }
 
@@ -135,7 +131,7 @@ where
     ) -> std::task::Poll<Self::Output> {
         match self.project() {
             InnerProjection::Plain { future } => future.poll(cx),
-            InnerProjection::Sentry { future } => future.as_mut().poll(cx),
+            InnerProjection::Sentry { future } => future.poll(cx),
         }
     }
 }
@@ -165,7 +161,7 @@ where
                 future: inner.call(request),
             },
             Inner::Sentry(inner) => InnerFuture::Sentry {
-                future: Box::pin(inner.call(request)),
+                future: inner.call(request),
             },
         }
     }
