@@ -20,8 +20,8 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then server_cpu="tasks
 declare -A pid
 port_of() { case $1 in bare) echo 3910;; teei) echo 3911;; peers) echo 3912;; before) echo 3913;; header) echo 3914;; spin) echo 3915;; floor) echo 3916;; esac; }
 # HEADER=1 adds `header`: the bare handler plus a constant x-correlation-id response header.
-# SPIN=N adds `spin`: the bare handler after N rounds of register-only arithmetic (about six
-# instructions each), user-space work that touches no memory.
+# SPIN=N adds `spin`: the bare handler after N rounds of arithmetic on one value (about six
+# instructions each), user-space work that touches no data beyond one stack slot.
 # FLOOR=1 adds `floor`: the least a layer can do and still do what teei-obs's does
 # (stacks/src/floor.rs).
 stacks="bare teei peers${BEFORE:+ before}${HEADER:+ header}${SPIN:+ spin}${FLOOR:+ floor}"

@@ -24,7 +24,9 @@ const BOUNDS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 /// Bytes, as the request and response size histograms bucket them.
-const SIZE_BOUNDS: [u64; 8] = [100, 1_000, 10_000, 100_000, 1e6 as u64, 1e7 as u64, 1e8 as u64, 1e9 as u64];
+const SIZE_BOUNDS: [u64; 8] = [
+    100, 1_000, 10_000, 100_000, 1e6 as u64, 1e7 as u64, 1e8 as u64, 1e9 as u64,
+];
 
 /// One histogram's counts on one thread: bucket counts, sum and count.
 #[derive(Default)]
@@ -57,15 +59,15 @@ thread_local! {
 /// Spans per hand-over to the export thread.
 const BATCH_SIZE: usize = 256;
 
-/// xorshift64*, seeded from the clock once per thread.
+/// xorshift64*, seeded from the wall clock once per thread.
 fn random() -> u64 {
     RANDOM.with(|state| {
         let mut x = state.get();
         if x == 0 {
-            x = Instant::now().elapsed().as_nanos() as u64 | 1;
-            x ^= std::time::SystemTime::now()
+            x = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64);
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1;
         }
         x ^= x >> 12;
         x ^= x << 25;
@@ -82,7 +84,10 @@ fn observe(cells: &mut Cells, bucket: usize, value: f64) {
 }
 
 fn size_bucket(size: u64) -> usize {
-    SIZE_BOUNDS.iter().position(|&b| size <= b).unwrap_or(SIZE_BOUNDS.len())
+    SIZE_BOUNDS
+        .iter()
+        .position(|&b| size <= b)
+        .unwrap_or(SIZE_BOUNDS.len())
 }
 
 /// A finished server span, as the export thread gets it.
@@ -262,7 +267,9 @@ where
         };
         let nanos = this.started.elapsed().as_nanos() as u64;
         let seconds = nanos as f64 * 1e-9;
-        let status = result.as_ref().map_or(0, |response| response.status().as_u16());
+        let status = result
+            .as_ref()
+            .map_or(0, |response| response.status().as_u16());
         let size = result
             .as_ref()
             .ok()
@@ -271,7 +278,10 @@ where
             let mut series = series.borrow_mut();
             series.in_flight -= 1;
             series.statuses[usize::from(status / 100).min(5)] += 1;
-            let bucket = BOUNDS.iter().position(|&b| seconds <= b).unwrap_or(BOUNDS.len());
+            let bucket = BOUNDS
+                .iter()
+                .position(|&b| seconds <= b)
+                .unwrap_or(BOUNDS.len());
             observe(&mut series.duration, bucket, seconds);
             if let Some(size) = size {
                 observe(&mut series.response_size, size_bucket(size), size as f64);

@@ -1,11 +1,11 @@
-//! `request_stacks bare|teei|peers PORT`: one hello-world handler behind one request stack,
+//! `request_stacks bare|header|spin|floor|teei|peers PORT`: one hello-world handler behind one request stack,
 //! on 127.0.0.1:PORT, each stack in a process of its own so that its CPU time can be read
 //! from `/proc/<pid>/stat` (`benches/request_stacks.sh` runs wrk against the three):
 //!
 //! - `bare`: the handler alone;
 //! - `header`: the handler and a constant `x-correlation-id` response header, nothing else;
-//! - `spin`: the handler after `SPIN` rounds of register-only arithmetic (user-space work
-//!   that touches no memory);
+//! - `spin`: the handler after `SPIN` rounds of arithmetic on one value (user-space work
+//!   that touches no data beyond one stack slot);
 //! - `floor`: the least a layer can do and still do what teei-obs's does (`floor.rs`);
 //! - `teei`: teei-obs's request layer — HTTP metrics, correlation ID, W3C trace context,
 //!   a server span at 10 % head sampling (sampled spans dropped, not exported);
@@ -47,9 +47,10 @@ impl SpanExporter for Dropping {
     }
 }
 
-/// The bare handler, after `SPIN` rounds of register-only arithmetic per request (no
-/// memory touched): user-space work alone, to tell whether the kernel's share per request
-/// grows with any user-space work or with what that work touches.
+/// The bare handler, after `SPIN` rounds of arithmetic on one value per request (no data
+/// beyond the stack slot `black_box` keeps it in): user-space work alone, to tell whether
+/// the kernel's share per request grows with any user-space work or with what that work
+/// touches.
 fn spin() -> Router {
     let rounds: u64 = std::env::var("SPIN")
         .ok()
@@ -154,8 +155,7 @@ fn receiver() -> Router {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage =
-        "usage: request_stacks bare|header|spin|floor|teei|peers|receiver PORT, or teei-otlp PORT ENDPOINT";
+    let usage = "usage: request_stacks bare|header|spin|floor|teei|peers|receiver PORT, or teei-otlp PORT ENDPOINT";
     let stack = args.next().ok_or(usage)?;
     let port: u16 = args.next().ok_or(usage)?.parse()?;
     let app = match stack.as_str() {

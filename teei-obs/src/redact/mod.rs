@@ -342,10 +342,7 @@ const ONE_PASS_MAX: usize = 48;
 /// Whether anything in `bytes` could be redacted, in one pass: a `:` or `=` (a key-value
 /// pair), an `@` (an e-mail address, a URL's password), `eyJ` (a JWT), `bearer `, 13
 /// digits (a card number) or a known credential prefix at a word's start. It holds for
-/// everything the scans of [`Redactor::redact_text`] could change, so clean text — nearly
-/// every span attribute: a method, a route, a path — is returned after one short loop
-/// instead of five scans (one a substring search, each with its own set-up).
-#[inline(never)]
+/// everything the scans of [`Redactor::redact_text`] could change.
 fn may_need_redaction(bytes: &[u8]) -> bool {
     let mut digits = 0u32;
     let mut credential_start = false;

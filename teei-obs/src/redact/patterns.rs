@@ -13,7 +13,6 @@ pub(super) fn maybe_credential(bytes: &[u8]) -> bool {
 }
 
 /// Whether a known credential prefix can start with `b`.
-#[inline(always)]
 pub(super) fn starts_credential(b: u8) -> bool {
     matches!(
         b,

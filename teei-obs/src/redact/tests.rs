@@ -135,11 +135,7 @@ fn the_one_pass_filter_lets_through_everything_the_scans_would_change() {
         for b in &fragments {
             for c in &fragments {
                 let text = format!("{a}{b}{c}");
-                let scanned = match policy.redact_pairs(&text) {
-                    Cow::Borrowed(_) => policy.redact_patterns(&text).into_owned(),
-                    Cow::Owned(paired) => policy.redact_patterns(&paired).into_owned(),
-                };
-                if scanned != text {
+                if policy.redact_text(&text) != text {
                     changed += 1;
                     assert!(
                         may_need_redaction(text.as_bytes()),
