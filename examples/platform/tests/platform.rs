@@ -153,6 +153,64 @@ fn service_of(span: &ReceivedSpan) -> &str {
         .map_or("", |(_, v)| v.as_str())
 }
 
+/// Checks the trace of the report's request through the gateway: spans of the gateway,
+/// unified-profile and buddy-service, one trace ID, and the parent links forward → the
+/// gateway's client span → unified-profile's server span. Says what is missing or wrong.
+fn the_profile_trace(trace: &[&ReceivedSpan]) -> Result<(), String> {
+    let names: Vec<(&str, &str)> = trace
+        .iter()
+        .map(|s| (s.span.name.as_str(), service_of(s)))
+        .collect();
+    for service in ["api-gateway", "unified-profile", "buddy-service"] {
+        if !names.iter().any(|(_, s)| *s == service) {
+            return Err(format!("no span of {service}: {names:?}"));
+        }
+    }
+    for name in [
+        "GET /v1/profile/{id}",
+        "forward",
+        "load_profile",
+        "on_event",
+    ] {
+        if !names.iter().any(|(n, _)| *n == name) {
+            return Err(format!("no {name} span: {names:?}"));
+        }
+    }
+    let trace_id = &trace[0].span.trace_id;
+    if !trace.iter().all(|s| &s.span.trace_id == trace_id) {
+        return Err(format!("more than one trace: {names:?}"));
+    }
+    // Parent links: forward → the middleware's client span → the profile service's server span.
+    let forward = trace
+        .iter()
+        .find(|s| s.span.name == "forward")
+        .expect("checked above");
+    let client = trace
+        .iter()
+        .find(|s| {
+            service_of(s) == "api-gateway"
+                && s.span.kind == SpanKind::Client as i32
+                && s.span.parent_span_id == forward.span.span_id
+        })
+        .ok_or_else(|| format!("no client span under forward: {names:?}"))?;
+    if client.span.name != "GET" {
+        return Err(format!(
+            "the client span is {:?}, not GET",
+            client.span.name
+        ));
+    }
+    let profile_server = trace
+        .iter()
+        .find(|s| service_of(s) == "unified-profile" && s.span.name == "GET /v1/profile/{id}")
+        .ok_or_else(|| format!("no server span of unified-profile: {names:?}"))?;
+    if profile_server.span.parent_span_id != client.span.span_id {
+        return Err(format!(
+            "unified-profile's server span is not under the gateway's client span: {names:?}"
+        ));
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn integration_checks_on_the_default_platform() {
     let collector = otlp::free_port();
@@ -182,59 +240,16 @@ async fn integration_checks_on_the_default_platform() {
     assert_eq!(response.header("x-correlation-id"), Some("test-123"));
 
     // The gateway, unified-profile and — through the profile.viewed event — buddy-service.
-    let wanted = ["api-gateway", "unified-profile", "buddy-service"];
+    // Each service exports on its own timer, so a service's spans can arrive in more than
+    // one batch: wait until every span checked below is in, not just one per service.
     let spans = received
         .wait_for(Duration::from_secs(20), |spans| {
-            let trace = trace_of(spans, "test-123");
-            wanted
-                .iter()
-                .all(|w| trace.iter().any(|s| service_of(s) == *w))
-                && trace.iter().any(|s| s.span.name == "on_event")
+            the_profile_trace(&trace_of(spans, "test-123")).is_ok()
         })
         .await;
-    let trace = trace_of(&spans, "test-123");
-    let names: Vec<(String, &str)> = trace
-        .iter()
-        .map(|s| (s.span.name.clone(), service_of(s)))
-        .collect();
-    for service in wanted {
-        assert!(
-            names.iter().any(|(_, s)| *s == service),
-            "no span of {service}: {names:?}"
-        );
+    if let Err(missing) = the_profile_trace(&trace_of(&spans, "test-123")) {
+        panic!("{missing}");
     }
-    for name in [
-        "GET /v1/profile/{id}",
-        "forward",
-        "load_profile",
-        "on_event",
-    ] {
-        assert!(
-            names.iter().any(|(n, _)| n == name),
-            "no {name} span: {names:?}"
-        );
-    }
-    let trace_id = &trace[0].span.trace_id;
-    assert!(
-        trace.iter().all(|s| &s.span.trace_id == trace_id),
-        "one trace: {names:?}"
-    );
-    // Parent links: forward → the middleware's client span → the profile service's server span.
-    let forward = trace.iter().find(|s| s.span.name == "forward").unwrap();
-    let client = trace
-        .iter()
-        .find(|s| {
-            service_of(s) == "api-gateway"
-                && s.span.kind == SpanKind::Client as i32
-                && s.span.parent_span_id == forward.span.span_id
-        })
-        .unwrap_or_else(|| panic!("no client span under forward: {names:?}"));
-    assert_eq!(client.span.name, "GET");
-    let profile_server = trace
-        .iter()
-        .find(|s| service_of(s) == "unified-profile" && s.span.name == "GET /v1/profile/{id}")
-        .unwrap();
-    assert_eq!(profile_server.span.parent_span_id, client.span.span_id);
     let everything = format!("{spans:?}");
     assert!(
         !everything.contains("TOKEN"),

@@ -2,7 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,12 +28,59 @@ pub fn free_base_port() -> u16 {
     panic!("no eight consecutive free ports");
 }
 
+/// How many of the platform's output lines a test keeps for its failure report.
+const KEPT_LINES: usize = 2_000;
+
+/// The platform's output (the launcher's lines and the seven services' logs, which it
+/// relays), kept in memory rather than printed as it comes: a failing test writes it to
+/// standard error as it unwinds (see `Drop`; libtest shows the panic message itself in its
+/// summary of failures), a passing one prints nothing. Printed live, several hundred lines
+/// made the tests depend on whoever reads their output: behind a reader that falls behind
+/// on a non-blocking pipe, `println!` panicked in the thread relaying the launcher's output
+/// (reproduced here with a 4 KiB non-blocking pipe read late) and the test failed for want
+/// of the launcher's verdict, with its panic message lost in the same pipe.
+#[derive(Clone, Default)]
+pub struct Output(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>);
+
+impl Output {
+    fn keep(&self, line: String) {
+        let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() == KEPT_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    /// Every kept line, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        let lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().cloned().collect()
+    }
+
+    /// Reads `from` line by line into the kept lines until it ends; the launcher's verdict
+    /// line is also sent on `to`.
+    fn read(&self, from: impl std::io::Read, to: std::sync::mpsc::Sender<String>) {
+        let mut from = BufReader::new(from);
+        let mut line = Vec::new();
+        while matches!(from.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+            if text.contains("every service reports healthy") || text.contains("NOT every") {
+                let _ = to.send(text.clone());
+            }
+            self.keep(text);
+            line.clear();
+        }
+    }
+}
+
 /// The running platform; stopped with SIGTERM (and killed if that fails) on drop.
 pub struct Platform {
     child: Child,
     pub base: u16,
     /// The platform console's port (the one after the seven services').
     pub console: u16,
+    /// What the launcher and the services printed so far.
+    pub output: Output,
 }
 
 impl Platform {
@@ -54,31 +101,36 @@ impl Platform {
             .env_remove("DATABASE_URL")
             .env_remove("SENTRY_DSN")
             .env("LOG_FORMAT", "json")
-            .stdout(Stdio::piped());
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (name, value) in envs {
             command.env(name, value);
         }
         let mut child = command.spawn().expect("start the platform");
         // The launcher prints its verdict once every service answered `/health`.
-        let stdout = child.stdout.take().expect("stdout");
+        let output = Output::default();
         let (lines, verdict) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("{line}");
-                if line.contains("every service reports healthy") || line.contains("NOT every") {
-                    let _ = lines.send(line);
-                }
-            }
-        });
-        let line = verdict
-            .recv_timeout(Duration::from_secs(90))
-            .expect("the platform did not report within 90 s");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (out, err) = (output.clone(), output.clone());
+        let to = lines.clone();
+        std::thread::spawn(move || out.read(stdout, to));
+        std::thread::spawn(move || err.read(stderr, lines));
         let platform = Platform {
             child,
             base,
             console: base + 7,
+            output,
         };
-        assert!(line.contains("every service reports healthy"), "{line}");
+        match verdict.recv_timeout(Duration::from_secs(90)) {
+            Ok(line) => assert!(line.contains("every service reports healthy"), "{line}"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the platform did not report within 90 s")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("the platform's output ended before its verdict")
+            }
+        }
         platform
     }
 
@@ -122,6 +174,22 @@ impl Drop for Platform {
             std::thread::sleep(Duration::from_secs(3));
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            // The test failed: its panic message is above; what the platform said follows.
+            // Written with errors ignored: a second panic here would abort the test binary.
+            use std::io::Write as _;
+            let lines = self.output.lines();
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(
+                err,
+                "---- the platform's output ({} lines) ----",
+                lines.len()
+            );
+            for line in lines {
+                let _ = writeln!(err, "{line}");
+            }
+            let _ = writeln!(err, "---- end of the platform's output ----");
         }
     }
 }

@@ -7,6 +7,7 @@
 //! runtime nor deadlocks a current-thread runtime at shutdown.
 
 use std::collections::VecDeque;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -292,7 +293,10 @@ impl Pipeline {
                 self.metrics.exported.inc();
             }
             Sink::Console => {
-                eprintln!(
+                // Not `eprintln!`: a closed or full standard error must not panic the
+                // instrumented code; the span is counted as dropped instead.
+                let written = writeln!(
+                    std::io::stderr().lock(),
                     "span {} trace={} span={} parent={} {:?} {:?} {}µs {:?}",
                     span.name,
                     span.span_context.trace_id(),
@@ -309,7 +313,10 @@ impl Pipeline {
                         .map(|kv| format!("{}={}", kv.key, kv.value))
                         .collect::<Vec<_>>(),
                 );
-                self.metrics.exported.inc();
+                match written {
+                    Ok(()) => self.metrics.exported.inc(),
+                    Err(_) => self.metrics.drop_spans("export_failed", 1),
+                }
             }
             Sink::Off => {}
         }
