@@ -34,10 +34,12 @@ async fn downstream() -> String {
     let get = |name: &str| {
         headers
             .get(name)
-            .and_then(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap_or("<not text>"))
+            .map(|v| if v.is_empty() { "<empty>" } else { v })
             .unwrap_or("")
             .to_owned()
     };
+    // Absent is "", an empty field "<empty>": an empty `tracestate` must not be sent.
     format!("{}\n{}", get("traceparent"), get("tracestate"))
 }
 
@@ -312,7 +314,9 @@ fn through_message_headers_each_case_propagates_the_same() {
                 format!(
                     "{}\n{}",
                     out.get("traceparent").unwrap_or(""),
-                    out.get("tracestate").unwrap_or("")
+                    out.get("tracestate")
+                        .map(|v| if v.is_empty() { "<empty>" } else { v })
+                        .unwrap_or("")
                 )
             })
         });

@@ -298,7 +298,10 @@ pub fn inject(carrier: &mut dyn Injector) {
     {
         let context = opentelemetry::Context::new().with_remote_span_context(parent.span_context());
         if formats & W3C != 0 {
-            TRACE_CONTEXT.inject_context(&context, carrier);
+            // The propagator writes `tracestate` even when there is none, as an empty
+            // field; an empty list is not a `tracestate` (the W3C grammar wants a member),
+            // so only a non-empty one is sent.
+            TRACE_CONTEXT.inject_context(&context, &mut WithoutEmptyTraceState(carrier));
             if let Some(state) = &parent.trace_state {
                 carrier.set("tracestate", state.to_string());
             }
@@ -323,6 +326,17 @@ pub fn inject(carrier: &mut dyn Injector) {
         carrier.set(CORRELATION_HEADER, context.correlation_id.to_string());
         if let Some(causation) = &context.causation_id {
             carrier.set(CAUSATION_HEADER, causation.to_string());
+        }
+    }
+}
+
+/// An injector that passes everything on to the one it wraps but an empty `tracestate`.
+struct WithoutEmptyTraceState<'a>(&'a mut dyn Injector);
+
+impl Injector for WithoutEmptyTraceState<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if !(value.is_empty() && key == "tracestate") {
+            self.0.set(key, value);
         }
     }
 }
