@@ -315,3 +315,72 @@ async fn opentelemetry_api_instrumentation_continues_the_request_trace() {
     assert_eq!(raw.parent_span_id, server.span_context.span_id());
     assert!(!raw.parent_span_is_remote);
 }
+
+#[test]
+fn opentelemetry_api_spans_are_redacted_like_teei_obs_own() {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{
+        Span as _, SpanContext, SpanId, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
+    };
+    obs();
+    let tracer = opentelemetry::global::tracer_provider().tracer("third-party");
+    let mut span = tracer
+        .span_builder("otel-api-secrets")
+        .with_attributes([
+            KeyValue::new("password", "hunter2-attribute"),
+            KeyValue::new("note", "mail ada.attribute@example.com"),
+        ])
+        .start(&tracer);
+    span.add_event(
+        "signed in as ada.event@example.com",
+        vec![
+            KeyValue::new("authorization", "Bearer event-token-value"),
+            KeyValue::new("card", "paid with 4111 1111 1111 1111"),
+        ],
+    );
+    let linked = SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+        SpanId::from(0x00f0_67aa_0ba9_02b7),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    span.add_link(
+        linked,
+        vec![
+            KeyValue::new("api_key", "link-secret-value"),
+            KeyValue::new("from", "ada.link@example.com"),
+        ],
+    );
+    span.set_status(Status::error(
+        "sign-in failed for ada.status@example.com with password=hunter2-status",
+    ));
+    span.end();
+    obs().flush().unwrap();
+
+    let spans = obs().recent_spans();
+    let exported = spans
+        .iter()
+        .find(|s| s.name == "otel-api-secrets")
+        .expect("the OpenTelemetry-API span was exported");
+    let text = format!("{exported:?}");
+    for secret in [
+        "hunter2",
+        "ada.attribute@",
+        "ada.event@",
+        "event-token-value",
+        "4111 1111",
+        "link-secret-value",
+        "ada.link@",
+        "ada.status@",
+    ] {
+        assert!(!text.contains(secret), "{secret} was exported: {text}");
+    }
+    // Redacted, not dropped: the event, the link and the status are all still there.
+    assert_eq!(exported.events.len(), 1);
+    assert_eq!(exported.events[0].name, "signed in as [REDACTED:email]");
+    assert_eq!(exported.links.len(), 1);
+    assert!(
+        matches!(&exported.status, Status::Error { description } if description.contains("[REDACTED"))
+    );
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::trace::{
-    SpanBuilder, SpanKind, TraceContextExt, TraceId, Tracer, TracerProvider,
+    SpanBuilder, SpanKind, Status, TraceContextExt, TraceId, Tracer, TracerProvider,
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -25,7 +25,9 @@ use opentelemetry_sdk::trace::{
 use super::export::Pipeline;
 use super::sampler::Sampler;
 
-/// Hands the SDK's finished, sampled spans to teei-obs's pipeline, redacted.
+/// Hands the SDK's finished, sampled spans to teei-obs's pipeline, redacted as teei-obs's
+/// own spans are: attributes, event names (an event's message) and attributes, link
+/// attributes and the error description.
 #[derive(Debug)]
 struct PipelineProcessor {
     pipeline: Arc<Pipeline>,
@@ -39,8 +41,27 @@ impl SpanProcessor for PipelineProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
+        let redactor = &self.redactor;
         for attribute in &mut span.attributes {
-            redact(&self.redactor, attribute);
+            redact(redactor, attribute);
+        }
+        for event in &mut span.events.events {
+            if let Cow::Owned(name) = redactor.redact_text(&event.name) {
+                event.name = Cow::Owned(name);
+            }
+            for attribute in &mut event.attributes {
+                redact(redactor, attribute);
+            }
+        }
+        for link in &mut span.links.links {
+            for attribute in &mut link.attributes {
+                redact(redactor, attribute);
+            }
+        }
+        if let Status::Error { description } = &span.status
+            && let Cow::Owned(redacted) = redactor.redact_text(description)
+        {
+            span.status = Status::error(redacted);
         }
         self.pipeline.submit(span);
     }
