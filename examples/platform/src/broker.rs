@@ -114,6 +114,8 @@ pub fn matches(pattern: &str, subject: &str) -> bool {
 
 async fn connection(id: u64, stream: TcpStream, table: Arc<Mutex<Table>>, dropped: Arc<AtomicU64>) {
     let _ = stream.set_nodelay(true);
+    // The port clients see in `INFO` (and health checks name): the one they reached.
+    let port = stream.local_addr().map_or(0, |addr| addr.port());
     let (read, mut write) = stream.into_split();
     let (outbox, mut frames) = mpsc::channel::<Arc<[u8]>>(OUTBOX);
     // In this task, not a task of its own: stopping the broker stops it too.
@@ -125,7 +127,9 @@ async fn connection(id: u64, stream: TcpStream, table: Arc<Mutex<Table>>, droppe
         }
     };
     let reader = async move {
-        let info = r#"INFO {"server_id":"teei-platform-broker","server_name":"embedded","version":"2.10.0","proto":1,"headers":true,"max_payload":1048576,"host":"127.0.0.1"}"#;
+        let info = format!(
+            r#"INFO {{"server_id":"teei-platform-broker","server_name":"embedded","version":"2.10.0","proto":1,"headers":true,"max_payload":1048576,"host":"127.0.0.1","port":{port}}}"#
+        );
         let _ = outbox.send(format!("{info}\r\n").into_bytes().into()).await;
         let mut reader = BufReader::new(read);
         let result = serve(id, &mut reader, &outbox, &table, &dropped).await;
@@ -367,7 +371,12 @@ mod tests {
         let mut messages = subscriber.subscribe("profile.*").await.unwrap();
         let mut others = subscriber.subscribe("kintell.>").await.unwrap();
         // The subscriptions are at the broker once a round trip through it came back.
-        teei_obs::health::nats(subscriber.client()).await.unwrap();
+        let checked = teei_obs::health::nats(subscriber.client()).await.unwrap();
+        // The health message names the broker's real address (INFO carries its port).
+        assert!(
+            checked.starts_with(&format!("NATS connected to {}: ", broker.addr())),
+            "{checked}"
+        );
         let publisher = bus(&broker, "pub", &obs).await;
         let mut headers = teei_obs::trace::MessageHeaders::default();
         headers.insert("x-correlation-id", "order-7");
