@@ -2,8 +2,8 @@
 //! functions (converted by `?` and `From` at each level) marks the three spans with status
 //! error but writes one ERROR line and sends one Sentry event (the real SDK transport to a
 //! local endpoint) that names the three spans; a function that recovers from its callee's
-//! error and then fails on its own is reported too, each error once. Both wirings, sync and
-//! `async`.
+//! error and then fails on its own is reported too, each error once; a plain span between
+//! two traced functions does not hide the inner report. Both wirings, sync and `async`.
 
 use std::time::Duration;
 
@@ -301,5 +301,54 @@ fn the_line_names_the_error_its_type_and_its_causes() {
                 .unwrap()
                 .ends_with("ReserveError")
         );
+    }
+}
+
+/// A plain span of the service's own between two traced functions (a step, a
+/// `.instrument(..)`ed future).
+#[traced(err)]
+fn place_order_in_steps(item: u64) -> Result<(), OrderError> {
+    let step = tracing::info_span!("checkout.step", step = "reserve");
+    let _entered = step.enter();
+    reserve(item)?;
+    Ok(())
+}
+
+#[traced(err)]
+async fn place_order_in_steps_async(item: u64) -> Result<(), OrderError> {
+    use tracing::Instrument as _;
+    reserve_async(item)
+        .instrument(tracing::info_span!("checkout.step", step = "reserve"))
+        .await?;
+    Ok(())
+}
+
+#[test]
+fn a_plain_span_between_traced_functions_does_not_hide_the_report() {
+    let (obs, envelopes) = setup();
+    let once = |item: u64| {
+        let lines = error_lines(obs, &format!("item {item}"));
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        let events = sentry_events(obs, envelopes, &format!("item {item}"), 1);
+        assert_eq!(events.len(), 1, "{events:#?}");
+        let names = &events[0]["contexts"]["spans"]["names"];
+        assert_eq!(names[0], "place_order_in_steps", "{names}");
+        assert_eq!(events[0]["contexts"]["spans"]["innermost"], "take_stock");
+    };
+    for (wiring, item) in [(Wiring::Fast, 401), (Wiring::Composed, 402)] {
+        tracing::dispatcher::with_default(&wiring.dispatch(obs), || {
+            assert!(place_order_in_steps(item).is_err());
+        });
+        once(item);
+    }
+    let once_async = |item: u64| {
+        let lines = error_lines(obs, &format!("item {item}"));
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        let events = sentry_events(obs, envelopes, &format!("item {item}"), 1);
+        assert_eq!(events.len(), 1, "{events:#?}");
+    };
+    for (wiring, item) in [(Wiring::Fast, 403), (Wiring::Composed, 404)] {
+        assert!(wiring.run(obs, place_order_in_steps_async(item)).is_err());
+        once_async(item);
     }
 }

@@ -211,7 +211,13 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        super::reports::forget(&id);
+        super::reports::close(&id, || {
+            let span = ctx.span(&id)?;
+            if super::reports::decides(span.metadata()) {
+                return None;
+            }
+            span.parent().map(|parent| parent.id())
+        });
         if let Some(span) = ctx.span(&id)
             && let Some(state) = span.extensions_mut().remove::<SpanState>()
         {

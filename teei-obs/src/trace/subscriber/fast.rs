@@ -41,6 +41,8 @@ struct Slot {
     /// What a sampled span records until it closes (unsampled spans keep nothing here:
     /// their trace context is the header).
     state: Option<Mutex<SpanState>>,
+    /// The span it was opened in, if any (not kept open by it: look it up before use).
+    parent: Option<Id>,
 }
 
 impl sharded_slab::Clear for Slot {
@@ -52,6 +54,7 @@ impl sharded_slab::Clear for Slot {
             .clear();
         self.header = None;
         self.state = None;
+        self.parent = None;
     }
 }
 
@@ -169,13 +172,14 @@ impl Fast {
         let logged = self
             .log_filter
             .would_enable(metadata.target(), metadata.level());
-        let parent = if attrs.is_root() {
+        let mut parent_id = if attrs.is_root() {
             None
         } else if let Some(parent) = attrs.parent() {
-            self.parent_of(parent)
+            Some(parent.clone())
         } else {
-            self.current_id().and_then(|id| self.parent_of(&id))
+            self.current_id()
         };
+        let parent = parent_id.as_ref().and_then(|id| self.parent_of(id));
         let (mut header, mut state) = if traced {
             let state = self.core.start(attrs, parent);
             let header = Some(state.as_parent());
@@ -201,6 +205,7 @@ impl Fast {
             slot.header = header.take();
             slot.traced = traced;
             slot.state = state.take();
+            slot.parent = parent_id.take();
         });
         match key {
             Some(key) => Id::from_u64((key as u64 + 1) | sampled),
@@ -405,7 +410,15 @@ impl Fast {
         if slot.refs.fetch_sub(1, Ordering::AcqRel) != 1 {
             return false;
         }
-        crate::trace::reports::forget(&id);
+        crate::trace::reports::close(&id, || {
+            if slot.metadata.is_some_and(crate::trace::reports::decides) {
+                return None;
+            }
+            // Its parent, while that is still open.
+            slot.parent
+                .clone()
+                .filter(|parent| self.slot(parent).is_some())
+        });
         // The last handle: nothing else reads the state now.
         let finished = slot
             .state
