@@ -166,6 +166,32 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     addr
 }
 
+/// Spawns `command` (a service that prints `listening on ADDR` first, as the `graceful`
+/// binary does; its stdout is piped here) and reads that line: the child, the address and
+/// the rest of its stdout.
+pub fn spawn_listening(
+    mut command: std::process::Command,
+) -> (
+    std::process::Child,
+    SocketAddr,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    use std::io::BufRead as _;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the service starts");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("its first line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("not `listening on ADDR`: {line:?}"));
+    (child, addr, stdout)
+}
+
 /// The JSON log lines `obs` kept (`Config::capture_logs`) of the request or message with
 /// correlation ID `correlation`; panics on a line that is not JSON.
 pub fn json_lines_with(obs: &teei_obs::Obs, correlation: &str) -> Vec<serde_json::Value> {

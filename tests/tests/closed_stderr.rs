@@ -6,30 +6,20 @@
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 
-use teei_obs_tests::request;
+use teei_obs_tests::{request, spawn_listening};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_stderr_loses_output_not_requests() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graceful"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_graceful"));
+    command
         .arg("0")
         .env("OTEL_TRACES_EXPORTER", "console")
         .env("OTEL_TRACES_SAMPLER", "always_on")
         .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the graceful example");
-    // Nobody reads its standard error from now on.
+        // Nobody reads its standard error: the pipe's read end is closed once it runs.
+        .stderr(Stdio::piped());
+    let (mut child, addr, stdout) = spawn_listening(command);
     drop(child.stderr.take());
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .parse()
-        .unwrap();
 
     for _ in 0..3 {
         let response = request(addr, "GET", "/slow").await.unwrap();

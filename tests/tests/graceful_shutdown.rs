@@ -1,29 +1,17 @@
 //! SIGTERM to a running service: readiness 503 at once, an in-flight slow request still
 //! completes, the process exits within drain + request + flush bound.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use teei_obs_tests::request;
+use teei_obs_tests::{request, spawn_listening};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_flips_readiness_drains_and_exits_in_time() {
     let drain = Duration::from_millis(400);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graceful"))
-        .arg(drain.as_millis().to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the graceful example");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_graceful"));
+    command.arg(drain.as_millis().to_string());
+    let (mut child, addr, mut stdout) = spawn_listening(command);
     assert_eq!(
         request(addr, "GET", "/health/readiness")
             .await
