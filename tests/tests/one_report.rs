@@ -2,8 +2,9 @@
 //! functions (converted by `?` and `From` at each level) marks the three spans with status
 //! error but writes one ERROR line and sends one Sentry event (the real SDK transport to a
 //! local endpoint) that names the three spans; a function that recovers from its callee's
-//! error and then fails on its own is reported too, each error once; a plain span between
-//! two traced functions does not hide the inner report. Both wirings, sync and `async`.
+//! error and then fails on its own is reported too, each error once; a plain span or a
+//! `#[traced]` function without `err` between two traced functions does not hide the inner
+//! report. Both wirings, sync and `async`.
 
 use std::time::Duration;
 
@@ -323,8 +324,21 @@ async fn place_order_in_steps_async(item: u64) -> Result<(), OrderError> {
     Ok(())
 }
 
+/// Traced without `err`: it records no error of its own, so it passes the report on.
+#[traced]
+fn reserve_quietly(item: u64) -> Result<(), ReserveError> {
+    take_stock(item)?;
+    Ok(())
+}
+
+#[traced(err)]
+fn place_order_quietly(item: u64) -> Result<(), OrderError> {
+    reserve_quietly(item)?;
+    Ok(())
+}
+
 #[test]
-fn a_plain_span_between_traced_functions_does_not_hide_the_report() {
+fn a_span_that_does_not_decide_between_traced_functions_does_not_hide_the_report() {
     let (obs, envelopes) = setup();
     let once = |item: u64| {
         let lines = error_lines(obs, &format!("item {item}"));
@@ -349,6 +363,12 @@ fn a_plain_span_between_traced_functions_does_not_hide_the_report() {
     };
     for (wiring, item) in [(Wiring::Fast, 403), (Wiring::Composed, 404)] {
         assert!(wiring.run(obs, place_order_in_steps_async(item)).is_err());
+        once_async(item);
+    }
+    for (wiring, item) in [(Wiring::Fast, 405), (Wiring::Composed, 406)] {
+        tracing::dispatcher::with_default(&wiring.dispatch(obs), || {
+            assert!(place_order_quietly(item).is_err());
+        });
         once_async(item);
     }
 }

@@ -96,7 +96,8 @@ fn wrap(function: ItemFn, options: TracedOptions) -> TokenStream {
 }
 
 /// With `err`: an `Err` return sets the span's status and is reported once, as an event
-/// with the error's type and chain.
+/// with the error's type and chain; any other return has recovered from whatever its
+/// traced callees reported.
 fn on_error(span: proc_macro2::Span, format: Format) -> TokenStream {
     let value = formatted(format, quote!(__teei_error));
     quote_spanned! {span=>
@@ -123,6 +124,8 @@ fn on_error(span: proc_macro2::Span, format: Format) -> TokenStream {
                     __teei_text
                 );
             }
+        } else {
+            ::teei_obs::__private::reports::recovered(&__teei_span);
         }
     }
 }

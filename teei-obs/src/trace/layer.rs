@@ -211,13 +211,7 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        super::reports::close(&id, || {
-            let span = ctx.span(&id)?;
-            if super::reports::decides(span.metadata()) {
-                return None;
-            }
-            span.parent().map(|parent| parent.id())
-        });
+        super::reports::close(&id, || ctx.span(&id)?.parent().map(|parent| parent.id()));
         if let Some(span) = ctx.span(&id)
             && let Some(state) = span.extensions_mut().remove::<SpanState>()
         {

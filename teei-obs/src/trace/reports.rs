@@ -8,8 +8,8 @@
 //! same text, or a text that contains it, as a wrapping error's Display or one of its
 //! `source()`s does — it does not report it again, and passes the mark on to its own
 //! caller. A function that recovered from a callee's error and then fails with another
-//! is reported. A span that is not a traced function's decides nothing: as it closes, it
-//! hands its callees' reports to the span it was opened in.
+//! is reported. A span whose function does not decide (a plain span, a `#[traced]` one
+//! without `err`) hands its callees' reports, as it closes, to the span it was opened in.
 //! [`Config::report_errors_at_every_level`](crate::Config::report_errors_at_every_level)
 //! brings back one report per level.
 //!
@@ -105,22 +105,22 @@ fn add(id: &tracing::Id, messages: Vec<String>) {
     PENDING.store(table.len(), Ordering::Relaxed);
 }
 
-/// The field every `#[traced]` span declares (its error description, empty until it
-/// fails): it marks a span whose function decides about its callees' reports.
-const TRACED_FIELD: &str = "otel.status_description";
-
-/// Whether a span with `metadata` is a `#[traced]` function's: one that decides, as it
-/// returns, whether its callees' reports cover its own error.
-pub(crate) fn decides(metadata: &tracing::Metadata<'_>) -> bool {
-    metadata.fields().field(TRACED_FIELD).is_some()
+/// Called by `#[traced(err)]` as its function returns anything but an error: it
+/// recovered from what its callees reported, which therefore stops here.
+pub fn recovered(span: &tracing::Span) {
+    if PENDING.load(Ordering::Relaxed) != 0
+        && let Some(id) = span.id()
+    {
+        let _ = take(&id);
+    }
 }
 
-/// Span `id` closed. A `#[traced]` function's span has decided (reported, passed on, or
-/// recovered): what its callees reported goes with it. Any other span decides nothing, so
-/// it hands what its callees reported to `parent()` — the span it was opened in, while
-/// that is still open — and a plain span of the service's own between two traced
-/// functions does not hide the inner report from the outer one. `parent` is only called
-/// when the span holds reports.
+/// Span `id` closed. A `#[traced(err)]` function's span has decided by now (reported,
+/// passed on, or recovered: its entry is gone). Any other span — a plain one of the
+/// service's own, a `#[traced]` function's without `err` — decides nothing, so it hands
+/// what its callees reported to `parent()`, the span it was opened in while that is still
+/// open: such a span between two traced functions does not hide the inner report from the
+/// outer one. `parent` is only called when the span holds reports.
 pub(crate) fn close(id: &tracing::Id, parent: impl FnOnce() -> Option<tracing::Id>) {
     if PENDING.load(Ordering::Relaxed) == 0 {
         return;

@@ -410,11 +410,8 @@ impl Fast {
         if slot.refs.fetch_sub(1, Ordering::AcqRel) != 1 {
             return false;
         }
+        // Its parent, while that is still open.
         crate::trace::reports::close(&id, || {
-            if slot.metadata.is_some_and(crate::trace::reports::decides) {
-                return None;
-            }
-            // Its parent, while that is still open.
             slot.parent
                 .clone()
                 .filter(|parent| self.slot(parent).is_some())
