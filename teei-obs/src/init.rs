@@ -55,6 +55,9 @@ pub fn init(config: Config) -> Result<Obs, InitError> {
         checks,
         "teei-obs initialised with {functions} annotated function(s) and {checks} health check(s)"
     );
+    // Started once the subscriber is in place: a check that finishes at once still logs
+    // its first "passing"/"failing" line.
+    health.start();
     let exposition = Arc::new(http::Exposition {
         registry: registry.clone(),
         functions: metrics::FunctionCollector::new(entries)?,
@@ -124,7 +127,8 @@ fn install_error_tracking(
     )?)))
 }
 
-/// The health manager over the registered checks, started.
+/// The health manager over the registered checks (started by `init` once its subscriber
+/// is installed).
 fn install_health(
     config: &Config,
     registry: &prometheus::Registry,
@@ -135,10 +139,12 @@ fn install_health(
         config.service.name.clone(),
         config.service.version.clone().unwrap_or_default(),
         config.health.damping,
-        config.health.details,
+        health::Messages {
+            redactor: config.redactor.clone(),
+            details: config.health.details,
+        },
         registry,
     )?);
-    health.start();
     Ok(health)
 }
 

@@ -39,6 +39,15 @@ struct Metrics {
     duration: HistogramVec,
 }
 
+/// What becomes of a check's message: the redaction policy it passes as it is recorded
+/// (it leaves the process in `/health`, the console and the "health check failing" log
+/// line), and whether `/health` shows it at all.
+#[derive(Clone, Debug)]
+pub(crate) struct Messages {
+    pub(crate) redactor: crate::redact::Redactor,
+    pub(crate) details: bool,
+}
+
 /// The health of a service: its checks, their cached results and the probe logic.
 #[derive(Debug)]
 pub struct HealthManager {
@@ -48,7 +57,7 @@ pub struct HealthManager {
     version: String,
     started_at: Instant,
     damping: Damping,
-    details: bool,
+    messages: Messages,
     shutting_down: AtomicBool,
     started: AtomicBool,
     metrics: Metrics,
@@ -76,7 +85,7 @@ impl HealthManager {
         service: String,
         version: String,
         damping: Damping,
-        details: bool,
+        messages: Messages,
         registry: &prometheus::Registry,
     ) -> Result<Self, crate::InitError> {
         let mut missing = Vec::new();
@@ -136,7 +145,7 @@ impl HealthManager {
             version,
             started_at: Instant::now(),
             damping,
-            details,
+            messages,
             shutting_down: AtomicBool::new(false),
             metrics,
             loops: OnceLock::new(),
@@ -267,6 +276,11 @@ impl HealthManager {
             CheckOutcome::Degraded(message) => (true, true, Some(message)),
             CheckOutcome::Unhealthy(message) => (false, false, Some(message)),
         };
+        // A client error quotes the URL it called, a panic whatever it was given.
+        let message = message.map(|text| match self.messages.redactor.redact_text(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(redacted) => redacted,
+        });
         let mut latest = runner.latest.lock().unwrap_or_else(|e| e.into_inner());
         if passed {
             latest.successes += 1;
@@ -304,7 +318,8 @@ impl HealthManager {
                 tracing::warn!(
                     check = entry.name(),
                     kind = entry.kind().as_str(),
-                    message = latest.message.as_deref().unwrap_or(""),
+                    // Not `message`: that is the event's own text, which it would replace.
+                    reason = latest.message.as_deref().unwrap_or(""),
                     "health check failing"
                 );
             }
@@ -362,7 +377,7 @@ impl HealthManager {
                     status: check_status,
                     critical: runner.entry.critical(),
                     latency: u64::try_from(latest.latency.as_millis()).unwrap_or(u64::MAX),
-                    message: message.filter(|_| self.details),
+                    message: message.filter(|_| self.messages.details),
                 }
             })
             .collect();

@@ -32,6 +32,7 @@ pub use checks::nats;
 pub use checks::{http_get, postgres_select_1};
 #[cfg(feature = "postgres")]
 pub use checks::{postgres_client, postgres_pool};
+pub(crate) use manager::Messages;
 pub use manager::{HealthManager, MissingState};
 pub use report::{CheckHistory, CheckReport, Damping, HISTORY_LEN, HealthReport, Run, Status};
 pub(crate) use routes::health_router;
