@@ -356,9 +356,17 @@ fn opentelemetry_api_spans_are_redacted_like_teei_obs_own() {
         "sign-in failed for ada.status@example.com with password=hunter2-status",
     ));
     span.end();
+    // A name built at run time is redacted too; a static one is the instrumentation's own.
+    let mut named = tracer.start("reset for ada.name@example.com".to_string());
+    named.end();
     obs().flush().unwrap();
 
     let spans = obs().recent_spans();
+    assert!(
+        spans.iter().any(|s| s.name == "reset for [REDACTED:email]"),
+        "{spans:#?}"
+    );
+    assert!(!format!("{spans:?}").contains("ada.name@"));
     let exported = spans
         .iter()
         .find(|s| s.name == "otel-api-secrets")

@@ -1,5 +1,5 @@
 //! JSON log lines of a request through two annotated functions, and the secret corpus
-//! through log lines and exported span attributes.
+//! through log lines and exported span names and attributes.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -209,20 +209,22 @@ async fn corpus_through(wiring: Wiring) {
         }
         for secret in &secrets {
             carry_secret("note", secret);
+            // A span named at run time, the way `tracing-opentelemetry` users do.
+            drop(tracing::info_span!("named", otel.name = %format_args!("reset for {secret}")));
         }
     });
     exporting.flush().unwrap();
     let spans = received
         .wait_for(Duration::from_secs(10), |spans| {
-            spans
-                .iter()
-                .filter(|s| s.span.name == "carry_secret")
-                .count()
-                == secrets.len()
+            let count =
+                |wanted: fn(&str) -> bool| spans.iter().filter(|s| wanted(&s.span.name)).count();
+            count(|name| name == "carry_secret") == secrets.len()
+                && count(|name| name.starts_with("reset for ")) == secrets.len()
         })
         .await;
     let mut exported = String::new();
     for span in &spans {
+        exported.push_str(&span.span.name);
         for kv in &span.span.attributes {
             exported.push_str(&string_value(kv.value.as_ref()));
         }
@@ -237,7 +239,7 @@ async fn corpus_through(wiring: Wiring) {
     for secret in &secrets {
         assert!(
             !exported.contains(secret.as_str()),
-            "{wiring:?}: span attributes leak {secret}"
+            "{wiring:?}: span names or attributes leak {secret}"
         );
         assert!(
             !logs.contains(secret.as_str()),
@@ -248,6 +250,12 @@ async fn corpus_through(wiring: Wiring) {
     assert!(
         exported.contains("[REDACTED:"),
         "the redacted forms are there"
+    );
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.span.name.starts_with("reset for [REDACTED")),
+        "{wiring:?}: a run-time span name is redacted, not dropped"
     );
     exporting.shutdown().unwrap();
 }

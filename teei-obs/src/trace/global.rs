@@ -26,8 +26,8 @@ use super::export::Pipeline;
 use super::sampler::Sampler;
 
 /// Hands the SDK's finished, sampled spans to teei-obs's pipeline, redacted as teei-obs's
-/// own spans are: attributes, event names (an event's message) and attributes, link
-/// attributes and the error description.
+/// own spans are: a name built at run time, attributes, event names (an event's message)
+/// and attributes, link attributes and the error description.
 #[derive(Debug)]
 struct PipelineProcessor {
     pipeline: Arc<Pipeline>,
@@ -42,6 +42,13 @@ impl SpanProcessor for PipelineProcessor {
             return;
         }
         let redactor = &self.redactor;
+        // A `&'static` name is the instrumentation's own text; one built at run time is
+        // redacted like an attribute.
+        if let Cow::Owned(name) = &span.name
+            && let Cow::Owned(redacted) = redactor.redact_text(name)
+        {
+            span.name = Cow::Owned(redacted);
+        }
         for attribute in &mut span.attributes {
             redact(redactor, attribute);
         }

@@ -307,7 +307,15 @@ impl SpanVisitor<'_> {
     fn set(&mut self, field: &Field, value: Value) {
         let recording = &mut *self.0;
         match field.name() {
-            "otel.name" => recording.name = Cow::Owned(value.as_str().into_owned()),
+            "otel.name" => {
+                // A name set at run time can carry what an attribute could: redacted alike.
+                let name = value.as_str();
+                recording.name = Cow::Owned(if crate::redact::is_clearly_clean(&name) {
+                    name.into_owned()
+                } else {
+                    recording.redactor.redact_text(&name).into_owned()
+                });
+            }
             "otel.kind" => {
                 recording.kind = span_kind(&value.as_str());
             }
