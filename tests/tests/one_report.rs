@@ -372,3 +372,74 @@ fn a_span_that_does_not_decide_between_traced_functions_does_not_hide_the_report
         once_async(item);
     }
 }
+
+/// Starts the reservation as a task of its own, in a `background` span opened inside this
+/// function's, and returns before the task has run.
+#[traced(err)]
+fn start_reservation(
+    item: u64,
+    go: tokio::sync::oneshot::Receiver<()>,
+) -> Result<tokio::task::JoinHandle<Result<(), ReserveError>>, OrderError> {
+    use tracing::Instrument as _;
+    let task = async move {
+        let _ = go.await;
+        reserve_async(item).await
+    }
+    .instrument(tracing::info_span!("background"));
+    Ok(tokio::spawn(task))
+}
+
+/// Waits for the task `start_reservation` spawned and fails with its error.
+#[traced(err)]
+async fn place_order_in_background(item: u64) -> Result<(), OrderError> {
+    let (go, wait) = tokio::sync::oneshot::channel();
+    let task = start_reservation(item, wait)?;
+    let _ = go.send(());
+    task.await.expect("the task ran")?;
+    Ok(())
+}
+
+/// Two levels of functions that return before the task ends: `start_reservation`, then
+/// this one.
+#[traced(err)]
+fn prepare_order(
+    item: u64,
+    go: tokio::sync::oneshot::Receiver<()>,
+) -> Result<tokio::task::JoinHandle<Result<(), ReserveError>>, OrderError> {
+    start_reservation(item, go)
+}
+
+#[traced(err)]
+async fn place_prepared_order(item: u64) -> Result<(), OrderError> {
+    let (go, wait) = tokio::sync::oneshot::channel();
+    let task = prepare_order(item, wait)?;
+    let _ = go.send(());
+    task.await.expect("the task ran")?;
+    Ok(())
+}
+
+#[test]
+fn an_error_from_a_task_that_outlived_the_function_that_spawned_it_is_reported_once() {
+    let (obs, envelopes) = setup();
+    for (wiring, item, deeper) in [
+        (Wiring::Fast, 501, false),
+        (Wiring::Composed, 502, false),
+        (Wiring::Fast, 503, true),
+        (Wiring::Composed, 504, true),
+    ] {
+        let failed = if deeper {
+            wiring.run(obs, place_prepared_order(item)).is_err()
+        } else {
+            wiring.run(obs, place_order_in_background(item)).is_err()
+        };
+        assert!(failed);
+        let lines = error_lines(obs, &format!("item {item}"));
+        assert_eq!(lines.len(), 1, "{wiring:?}: {lines:#?}");
+        let events = sentry_events(obs, envelopes, &format!("item {item}"), 1);
+        assert_eq!(events.len(), 1, "{wiring:?}: {events:#?}");
+        assert_eq!(
+            events[0]["contexts"]["spans"]["innermost"],
+            "take_stock_async"
+        );
+    }
+}

@@ -118,9 +118,10 @@ pub fn recovered(span: &tracing::Span) {
 /// Span `id` closed. A `#[traced(err)]` function's span has decided by now (reported,
 /// passed on, or recovered: its entry is gone). Any other span — a plain one of the
 /// service's own, a `#[traced]` function's without `err` — decides nothing, so it hands
-/// what its callees reported to `parent()`, the span it was opened in while that is still
-/// open: such a span between two traced functions does not hide the inner report from the
-/// outer one. `parent` is only called when the span holds reports.
+/// what its callees reported to `parent()`: the span it was opened in, or when that has
+/// closed (a spawned task outliving its spawner) its nearest ancestor still open. Such a
+/// span between two traced functions does not hide the inner report from the outer one.
+/// `parent` is only called when the span holds reports.
 pub(crate) fn close(id: &tracing::Id, parent: impl FnOnce() -> Option<tracing::Id>) {
     if PENDING.load(Ordering::Relaxed) == 0 {
         return;

@@ -41,9 +41,18 @@ struct Slot {
     /// What a sampled span records until it closes (unsampled spans keep nothing here:
     /// their trace context is the header).
     state: Option<Mutex<SpanState>>,
-    /// The span it was opened in, if any (not kept open by it: look it up before use).
-    parent: Option<Id>,
+    /// The span it was opened in, then that span's parent and so on, nearest first (not
+    /// kept open by it: look one up before use). A span that closes holding reports hands
+    /// them to the nearest still open, so a task that outlives the function that spawned
+    /// it still reaches that function's caller.
+    ancestors: Ancestors,
 }
+
+/// How many ancestors a span remembers: the spawned task's span, the function that spawned
+/// it, and two more levels of functions that returned before the task ended.
+const ANCESTORS: usize = 4;
+
+type Ancestors = [Option<Id>; ANCESTORS];
 
 impl sharded_slab::Clear for Slot {
     fn clear(&mut self) {
@@ -54,7 +63,7 @@ impl sharded_slab::Clear for Slot {
             .clear();
         self.header = None;
         self.state = None;
-        self.parent = None;
+        // `ancestors` are IDs only: the next span's creation overwrites them.
     }
 }
 
@@ -150,6 +159,19 @@ impl Fast {
         self.slot(id).and_then(|slot| slot.header.clone())
     }
 
+    /// A child's view of live span `id`: its trace context, and the child's ancestors
+    /// (`id`, then `id`'s own, nearest first). Nothing when `id` is not live.
+    fn lineage(&self, id: Id) -> (Option<TraceParent>, Ancestors) {
+        let Some(slot) = self.slot(&id) else {
+            return (None, Default::default());
+        };
+        let [a, b, c, _] = &slot.ancestors;
+        (
+            slot.header.clone(),
+            [Some(id), a.clone(), b.clone(), c.clone()],
+        )
+    }
+
     fn current_id(&self) -> Option<Id> {
         self.stacks
             .get()
@@ -172,14 +194,17 @@ impl Fast {
         let logged = self
             .log_filter
             .would_enable(metadata.target(), metadata.level());
-        let mut parent_id = if attrs.is_root() {
+        let parent_id = if attrs.is_root() {
             None
         } else if let Some(parent) = attrs.parent() {
             Some(parent.clone())
         } else {
             self.current_id()
         };
-        let parent = parent_id.as_ref().and_then(|id| self.parent_of(id));
+        let (parent, mut ancestors) = match parent_id {
+            Some(id) => self.lineage(id),
+            None => (None, Default::default()),
+        };
         let (mut header, mut state) = if traced {
             let state = self.core.start(attrs, parent);
             let header = Some(state.as_parent());
@@ -205,7 +230,7 @@ impl Fast {
             slot.header = header.take();
             slot.traced = traced;
             slot.state = state.take();
-            slot.parent = parent_id.take();
+            slot.ancestors = std::mem::take(&mut ancestors);
         });
         match key {
             Some(key) => Id::from_u64((key as u64 + 1) | sampled),
@@ -410,11 +435,13 @@ impl Fast {
         if slot.refs.fetch_sub(1, Ordering::AcqRel) != 1 {
             return false;
         }
-        // Its parent, while that is still open.
+        // The nearest ancestor still open.
         crate::trace::reports::close(&id, || {
-            slot.parent
-                .clone()
-                .filter(|parent| self.slot(parent).is_some())
+            slot.ancestors
+                .iter()
+                .flatten()
+                .find(|ancestor| self.slot(ancestor).is_some())
+                .cloned()
         });
         // The last handle: nothing else reads the state now.
         let finished = slot
