@@ -389,16 +389,6 @@ fn start_reservation(
     Ok(tokio::spawn(task))
 }
 
-/// Waits for the task `start_reservation` spawned and fails with its error.
-#[traced(err)]
-async fn place_order_in_background(item: u64) -> Result<(), OrderError> {
-    let (go, wait) = tokio::sync::oneshot::channel();
-    let task = start_reservation(item, wait)?;
-    let _ = go.send(());
-    task.await.expect("the task ran")?;
-    Ok(())
-}
-
 /// Two levels of functions that return before the task ends: `start_reservation`, then
 /// this one.
 #[traced(err)]
@@ -409,10 +399,16 @@ fn prepare_order(
     start_reservation(item, go)
 }
 
+/// Waits for the task `start_reservation` spawned (called directly, or through
+/// `prepare_order` when `deeper`) and fails with its error.
 #[traced(err)]
-async fn place_prepared_order(item: u64) -> Result<(), OrderError> {
+async fn place_order_in_background(item: u64, deeper: bool) -> Result<(), OrderError> {
     let (go, wait) = tokio::sync::oneshot::channel();
-    let task = prepare_order(item, wait)?;
+    let task = if deeper {
+        prepare_order(item, wait)?
+    } else {
+        start_reservation(item, wait)?
+    };
     let _ = go.send(());
     task.await.expect("the task ran")?;
     Ok(())
@@ -427,12 +423,11 @@ fn an_error_from_a_task_that_outlived_the_function_that_spawned_it_is_reported_o
         (Wiring::Fast, 503, true),
         (Wiring::Composed, 504, true),
     ] {
-        let failed = if deeper {
-            wiring.run(obs, place_prepared_order(item)).is_err()
-        } else {
-            wiring.run(obs, place_order_in_background(item)).is_err()
-        };
-        assert!(failed);
+        assert!(
+            wiring
+                .run(obs, place_order_in_background(item, deeper))
+                .is_err()
+        );
         let lines = error_lines(obs, &format!("item {item}"));
         assert_eq!(lines.len(), 1, "{wiring:?}: {lines:#?}");
         let events = sentry_events(obs, envelopes, &format!("item {item}"), 1);
