@@ -323,7 +323,7 @@ fn spans(c: &mut Criterion) {
     group.bench_function("traced_err_ok_unsampled", |b| {
         b.iter(|| traced_err_ok_fn(black_box(1)))
     });
-    // The same call inside an open span: the child holds its parent open while it is.
+    // The same call inside an entered span: a child copies its parent's ancestors.
     group.bench_function("traced_unsampled_nested", |b| {
         let parent = tracing::info_span!("parent");
         let _entered = parent.enter();

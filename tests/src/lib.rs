@@ -192,6 +192,17 @@ pub fn spawn_listening(
     (child, addr, stdout)
 }
 
+/// The `message` of dependency `name` in a `/health` body; `None` without that dependency
+/// or without a message.
+pub fn dependency_message(body: &serde_json::Value, name: &str) -> Option<String> {
+    body["dependencies"]
+        .as_array()?
+        .iter()
+        .find(|d| d["name"] == name)
+        .and_then(|d| d["message"].as_str())
+        .map(str::to_owned)
+}
+
 /// The JSON log lines `obs` kept (`Config::capture_logs`) of the request or message with
 /// correlation ID `correlation`; panics on a line that is not JSON.
 pub fn json_lines_with(obs: &teei_obs::Obs, correlation: &str) -> Vec<serde_json::Value> {

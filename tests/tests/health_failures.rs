@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use teei_obs::health_check;
-use teei_obs_tests::{request, serve};
+use teei_obs_tests::{dependency_message, request, serve};
 
 #[health_check(kind = "db", name = "hangs", timeout = "300ms", interval = "10s")]
 async fn hangs() -> Result<(), String> {
@@ -33,15 +33,7 @@ async fn hanging_and_panicking_checks_make_readiness_503_in_bounded_time() {
         "answered after {took:?}, the timeout is 300 ms"
     );
     let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
-    let message = |name: &str| {
-        body["dependencies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["name"] == name)
-            .map(|d| d["message"].as_str().unwrap_or_default().to_owned())
-            .unwrap()
-    };
+    let message = |name: &str| dependency_message(&body, name).unwrap_or_default();
     assert!(message("hangs").contains("timed out after 300ms"), "{body}");
     assert!(
         message("panics").contains("broker handle poisoned"),

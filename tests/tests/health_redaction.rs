@@ -5,7 +5,7 @@
 //! shows neither, and the rest of the message stays.
 
 use teei_obs::health_check;
-use teei_obs_tests::{request, serve};
+use teei_obs_tests::{dependency_message, request, serve};
 
 #[health_check(kind = "http", name = "billing-api", timeout = "1s", interval = "10s")]
 async fn billing_api() -> Result<(), String> {
@@ -37,14 +37,7 @@ async fn failing_check_messages_are_redacted_wherever_they_go() {
 
     let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
     let message = |name: &str| {
-        body["dependencies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["name"] == name)
-            .and_then(|d| d["message"].as_str())
-            .unwrap_or_else(|| panic!("no message for {name}: {body}"))
-            .to_owned()
+        dependency_message(&body, name).unwrap_or_else(|| panic!("no message for {name}: {body}"))
     };
     let billing = message("billing-api");
     let vault = message("vault");

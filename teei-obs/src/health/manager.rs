@@ -277,10 +277,7 @@ impl HealthManager {
             CheckOutcome::Unhealthy(message) => (false, false, Some(message)),
         };
         // A client error quotes the URL it called, a panic whatever it was given.
-        let message = message.map(|text| match self.messages.redactor.redact_text(&text) {
-            std::borrow::Cow::Borrowed(_) => text,
-            std::borrow::Cow::Owned(redacted) => redacted,
-        });
+        let message = message.map(|text| self.messages.redactor.redact_text(&text).into_owned());
         let mut latest = runner.latest.lock().unwrap_or_else(|e| e.into_inner());
         if passed {
             latest.successes += 1;

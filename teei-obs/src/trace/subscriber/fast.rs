@@ -48,8 +48,8 @@ struct Slot {
     ancestors: Ancestors,
 }
 
-/// How many ancestors a span remembers: the spawned task's span, the function that spawned
-/// it, and two more levels of functions that returned before the task ended.
+/// How many ancestors a span remembers: for a spawned task's span, the function that
+/// spawned it and three levels of its callers that may have returned before the task ended.
 const ANCESTORS: usize = 4;
 
 type Ancestors = [Option<Id>; ANCESTORS];
